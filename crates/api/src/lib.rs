@@ -1,0 +1,8 @@
+//! The object model shared by every berth component: which resources exist
+//! (the registry), label and field selectors, and Kubernetes `Status` errors.
+
+pub mod registry;
+
+pub mod status;
+
+pub use registry::{ResourceInfo, Scope, Subresource, REGISTRY};

@@ -1,0 +1,1 @@
+//! Kubernetes REST API server.

@@ -1,0 +1,1 @@
+//! Per-kind defaulting as Kubernetes applies it on create/update

@@ -1,0 +1,1 @@
+//! JSON, merge, strategic merge patch and server-side apply on JSON objects

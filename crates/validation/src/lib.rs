@@ -1,0 +1,1 @@
+//! Per-kind validation with Kubernetes field paths and messages
