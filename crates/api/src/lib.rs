@@ -2,6 +2,7 @@
 //! (the registry), label and field selectors, and Kubernetes `Status` errors.
 
 pub mod registry;
+pub mod selector;
 
 pub mod status;
 

@@ -37,6 +37,10 @@ pub struct ResourceInfo {
 }
 
 impl ResourceInfo {
+    /// Create-only kinds the server answers without storing (access and token reviews).
+    pub fn is_review(&self) -> bool {
+        matches!(self.group, "authorization.k8s.io" | "authentication.k8s.io")
+    }
     pub fn namespaced(&self) -> bool {
         self.scope == Scope::Namespaced
     }
@@ -67,7 +71,11 @@ impl ResourceInfo {
     }
     /// Store key prefix for this resource (shared by all versions of it).
     pub fn storage_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            self.group
+        };
         format!("/registry/{}/{}/", group, self.plural)
     }
 }
@@ -82,14 +90,28 @@ const ALL: &[&str] = &[
     "update",
     "watch",
 ];
-const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const NO_COLLECTION_DELETE: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 const fn status(group: &'static str, version: &'static str, kind: &'static str) -> Subresource {
-    Subresource { name: "status", group, version, kind, verbs: STATUS_VERBS }
+    Subresource {
+        name: "status",
+        group,
+        version,
+        kind,
+        verbs: STATUS_VERBS,
+    }
 }
 const fn scale(name: &'static str) -> Subresource {
-    Subresource { name, group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS }
+    Subresource {
+        name,
+        group: "autoscaling",
+        version: "v1",
+        kind: "Scale",
+        verbs: STATUS_VERBS,
+    }
 }
 
 macro_rules! res {
@@ -104,14 +126,62 @@ macro_rules! res {
 }
 
 const POD_SUBRESOURCES: &[Subresource] = &[
-    Subresource { name: "attach", group: "", version: "v1", kind: "PodAttachOptions", verbs: &["create", "get"] },
-    Subresource { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
-    Subresource { name: "ephemeralcontainers", group: "", version: "v1", kind: "Pod", verbs: STATUS_VERBS },
-    Subresource { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: &["create"] },
-    Subresource { name: "exec", group: "", version: "v1", kind: "PodExecOptions", verbs: &["create", "get"] },
-    Subresource { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"] },
-    Subresource { name: "portforward", group: "", version: "v1", kind: "PodPortForwardOptions", verbs: &["create", "get"] },
-    Subresource { name: "proxy", group: "", version: "v1", kind: "PodProxyOptions", verbs: &["create", "delete", "get", "patch", "update"] },
+    Subresource {
+        name: "attach",
+        group: "",
+        version: "v1",
+        kind: "PodAttachOptions",
+        verbs: &["create", "get"],
+    },
+    Subresource {
+        name: "binding",
+        group: "",
+        version: "v1",
+        kind: "Binding",
+        verbs: &["create"],
+    },
+    Subresource {
+        name: "ephemeralcontainers",
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        verbs: STATUS_VERBS,
+    },
+    Subresource {
+        name: "eviction",
+        group: "policy",
+        version: "v1",
+        kind: "Eviction",
+        verbs: &["create"],
+    },
+    Subresource {
+        name: "exec",
+        group: "",
+        version: "v1",
+        kind: "PodExecOptions",
+        verbs: &["create", "get"],
+    },
+    Subresource {
+        name: "log",
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        verbs: &["get"],
+    },
+    Subresource {
+        name: "portforward",
+        group: "",
+        version: "v1",
+        kind: "PodPortForwardOptions",
+        verbs: &["create", "get"],
+    },
+    Subresource {
+        name: "proxy",
+        group: "",
+        version: "v1",
+        kind: "PodProxyOptions",
+        verbs: &["create", "delete", "get", "patch", "update"],
+    },
     status("", "v1", "Pod"),
 ];
 
@@ -119,9 +189,17 @@ const POD_SUBRESOURCES: &[Subresource] = &[
 pub static REGISTRY: &[ResourceInfo] = &[
     // core/v1
     ResourceInfo {
-        group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod",
-        scope: Scope::Namespaced, verbs: ALL, short_names: &["po"], categories: &["all"],
-        subresources: POD_SUBRESOURCES, storage_version: "v1",
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        plural: "pods",
+        singular: "pod",
+        scope: Scope::Namespaced,
+        verbs: ALL,
+        short_names: &["po"],
+        categories: &["all"],
+        subresources: POD_SUBRESOURCES,
+        storage_version: "v1",
     },
     res!("", "v1", "Namespace", "namespaces", "namespace", Cluster,
         verbs: NO_COLLECTION_DELETE, short: ["ns"], cat: [], sub: [status("", "v1", "Namespace"),
@@ -173,16 +251,30 @@ pub static REGISTRY: &[ResourceInfo] = &[
         verbs: ALL, short: ["cj"], cat: ["all"], sub: [status("batch", "v1", "CronJob")]),
     // autoscaling: v2 is the storage version; v1 is served from the same objects.
     ResourceInfo {
-        group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler",
-        plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
-        scope: Scope::Namespaced, verbs: ALL, short_names: &["hpa"], categories: &["all"],
-        subresources: &[status("autoscaling", "v2", "HorizontalPodAutoscaler")], storage_version: "v2",
+        group: "autoscaling",
+        version: "v2",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        scope: Scope::Namespaced,
+        verbs: ALL,
+        short_names: &["hpa"],
+        categories: &["all"],
+        subresources: &[status("autoscaling", "v2", "HorizontalPodAutoscaler")],
+        storage_version: "v2",
     },
     ResourceInfo {
-        group: "autoscaling", version: "v1", kind: "HorizontalPodAutoscaler",
-        plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
-        scope: Scope::Namespaced, verbs: ALL, short_names: &["hpa"], categories: &["all"],
-        subresources: &[status("autoscaling", "v1", "HorizontalPodAutoscaler")], storage_version: "v2",
+        group: "autoscaling",
+        version: "v1",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        scope: Scope::Namespaced,
+        verbs: ALL,
+        short_names: &["hpa"],
+        categories: &["all"],
+        subresources: &[status("autoscaling", "v1", "HorizontalPodAutoscaler")],
+        storage_version: "v2",
     },
     // coordination.k8s.io/v1
     res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", Namespaced,
@@ -215,6 +307,19 @@ pub static REGISTRY: &[ResourceInfo] = &[
     // scheduling.k8s.io/v1
     res!("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", Cluster,
         verbs: ALL, short: ["pc"], cat: [], sub: []),
+    // Reviews: create-only, answered by the server, never stored.
+    res!("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", Cluster,
+        verbs: &["create"], short: [], cat: [], sub: []),
+    res!("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", Cluster,
+        verbs: &["create"], short: [], cat: [], sub: []),
+    res!("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", Cluster,
+        verbs: &["create"], short: [], cat: [], sub: []),
+    res!("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", "localsubjectaccessreview", Namespaced,
+        verbs: &["create"], short: [], cat: [], sub: []),
+    res!("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", "tokenreview", Cluster,
+        verbs: &["create"], short: [], cat: [], sub: []),
+    res!("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", Cluster,
+        verbs: &["create"], short: [], cat: [], sub: []),
     // storage.k8s.io/v1
     res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", Cluster,
         verbs: ALL, short: ["sc"], cat: [], sub: []),
@@ -278,7 +383,10 @@ mod tests {
     #[test]
     fn lookups_find_core_and_group_resources() {
         assert_eq!(lookup("", "v1", "pods").map(|r| r.kind), Some("Pod"));
-        assert_eq!(lookup_kind("apps", "v1", "Deployment").map(|r| r.plural), Some("deployments"));
+        assert_eq!(
+            lookup_kind("apps", "v1", "Deployment").map(|r| r.plural),
+            Some("deployments")
+        );
         assert_eq!(lookup("apps", "v1", "pods").map(|r| r.kind), None);
         assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
         assert_eq!(split_api_version("v1"), ("", "v1"));
@@ -286,8 +394,10 @@ mod tests {
 
     #[test]
     fn hpa_versions_share_storage() {
-        let v1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").map(|r| r.storage_prefix());
-        let v2 = lookup("autoscaling", "v2", "horizontalpodautoscalers").map(|r| r.storage_prefix());
+        let v1 =
+            lookup("autoscaling", "v1", "horizontalpodautoscalers").map(|r| r.storage_prefix());
+        let v2 =
+            lookup("autoscaling", "v2", "horizontalpodautoscalers").map(|r| r.storage_prefix());
         assert_eq!(v1, v2);
     }
 }

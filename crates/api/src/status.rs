@@ -58,18 +58,46 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { error_type: FieldErrorType::Required, field: field.into(), bad_value: None, detail: detail.into() }
+        Self {
+            error_type: FieldErrorType::Required,
+            field: field.into(),
+            bad_value: None,
+            detail: detail.into(),
+        }
     }
-    pub fn invalid(field: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
-        Self { error_type: FieldErrorType::Invalid, field: field.into(), bad_value: Some(value.into()), detail: detail.into() }
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            error_type: FieldErrorType::Invalid,
+            field: field.into(),
+            bad_value: Some(value.into()),
+            detail: detail.into(),
+        }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { error_type: FieldErrorType::Forbidden, field: field.into(), bad_value: None, detail: detail.into() }
+        Self {
+            error_type: FieldErrorType::Forbidden,
+            field: field.into(),
+            bad_value: None,
+            detail: detail.into(),
+        }
     }
     pub fn duplicate(field: impl Into<String>, value: impl Into<Value>) -> Self {
-        Self { error_type: FieldErrorType::Duplicate, field: field.into(), bad_value: Some(value.into()), detail: String::new() }
+        Self {
+            error_type: FieldErrorType::Duplicate,
+            field: field.into(),
+            bad_value: Some(value.into()),
+            detail: String::new(),
+        }
     }
-    pub fn not_supported(field: impl Into<String>, value: impl Into<Value>, valid: &[&str]) -> Self {
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        valid: &[&str],
+    ) -> Self {
         let quoted: Vec<String> = valid.iter().map(|v| format!("\"{v}\"")).collect();
         Self {
             error_type: FieldErrorType::NotSupported,
@@ -139,7 +167,12 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -151,7 +184,11 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
     pub fn not_found_path() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
@@ -163,10 +200,18 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
     pub fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(503, "ServiceUnavailable", message)
@@ -189,19 +234,32 @@ impl ApiError {
 
     /// `pods "x" not found` — `resource` is the plural, `group` may be empty.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{}\" not found", qualified(group, resource), name))
-            .with_details(group, resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", qualified(group, resource), name),
+        )
+        .with_details(group, resource, name)
     }
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{}\" already exists", qualified(group, resource), name))
-            .with_details(group, resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", qualified(group, resource), name),
+        )
+        .with_details(group, resource, name)
     }
     /// Stale resourceVersion on update.
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": {}", qualified(group, resource), name, why),
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                qualified(group, resource),
+                name,
+                why
+            ),
         )
         .with_details(group, resource, name)
     }
@@ -217,8 +275,17 @@ impl ApiError {
             .iter()
             .map(|e| json!({ "reason": e.error_type.reason(), "message": e.message_body(), "field": e.field }))
             .collect();
-        let mut err = Self::new(422, "Invalid", format!("{} \"{}\" is invalid: {}", kind_phrase(group, kind), name, summary))
-            .with_details(group, kind, name);
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            format!(
+                "{} \"{}\" is invalid: {}",
+                kind_phrase(group, kind),
+                name,
+                summary
+            ),
+        )
+        .with_details(group, kind, name);
         if let Some(d) = err.details.as_mut() {
             d["causes"] = Value::Array(causes);
         }
@@ -226,8 +293,17 @@ impl ApiError {
     }
     /// 403 for a namespace being deleted, quota, etc.
     pub fn forbidden_on(group: &str, resource: &str, name: &str, why: &str) -> Self {
-        Self::new(403, "Forbidden", format!("{} \"{}\" is forbidden: {}", qualified(group, resource), name, why))
-            .with_details(group, resource, name)
+        Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{}\" is forbidden: {}",
+                qualified(group, resource),
+                name,
+                why
+            ),
+        )
+        .with_details(group, resource, name)
     }
 
     /// The `Status` object for the body.
@@ -279,11 +355,22 @@ mod tests {
 
     #[test]
     fn invalid_renders_like_kube_apiserver() {
-        let e = ApiError::invalid("", "Pod", "bad", &[FieldError::required("spec.containers[0].image", "")]);
+        let e = ApiError::invalid(
+            "",
+            "Pod",
+            "bad",
+            &[FieldError::required("spec.containers[0].image", "")],
+        );
         assert_eq!(e.code, 422);
-        assert_eq!(e.message, "Pod \"bad\" is invalid: spec.containers[0].image: Required value");
+        assert_eq!(
+            e.message,
+            "Pod \"bad\" is invalid: spec.containers[0].image: Required value"
+        );
         let st = e.to_status();
-        assert_eq!(st["details"]["causes"][0]["field"], "spec.containers[0].image");
+        assert_eq!(
+            st["details"]["causes"][0]["field"],
+            "spec.containers[0].image"
+        );
         assert_eq!(st["details"]["causes"][0]["reason"], "FieldValueRequired");
     }
 
@@ -296,7 +383,14 @@ mod tests {
 
     #[test]
     fn invalid_value_quotes_strings() {
-        let e = FieldError::invalid("metadata.name", "Bad_Name", "a lowercase RFC 1123 subdomain");
-        assert_eq!(e.message(), "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain");
+        let e = FieldError::invalid(
+            "metadata.name",
+            "Bad_Name",
+            "a lowercase RFC 1123 subdomain",
+        );
+        assert_eq!(
+            e.message(),
+            "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"
+        );
     }
 }

@@ -1,1 +1,89 @@
-//! Kubernetes REST API server.
+//! berth's Kubernetes API server: HTTPS REST + watch over a revisioned store.
+//! See README.md for the request pipeline.
+
+pub mod admission;
+pub mod body;
+pub mod bootstrap;
+pub mod cache;
+pub mod controllers;
+pub mod convert;
+pub mod delete;
+pub mod discovery;
+pub mod list;
+pub mod metrics;
+pub mod patch;
+pub mod pki;
+pub mod request;
+pub mod rest;
+pub mod review;
+pub mod server;
+pub mod strategy;
+pub mod subresource;
+pub mod table;
+pub mod watch;
+
+use admission::Cidr;
+use berth_store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Settings of one API server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub service_cidr: Cidr,
+    pub node_port_range: (i64, i64),
+    /// The address other machines reach this server at (the `kubernetes` Service's endpoint).
+    pub advertise_address: String,
+    /// Extra names/IPs for the serving certificate.
+    pub tls_sans: Vec<String>,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, https_port: u16) -> Self {
+        Self {
+            data_dir,
+            bind: SocketAddr::from(([0, 0, 0, 0], https_port)),
+            service_cidr: Cidr {
+                base: std::net::Ipv4Addr::new(10, 43, 0, 0),
+                prefix: 16,
+            },
+            node_port_range: (30000, 32767),
+            advertise_address: "127.0.0.1".into(),
+            tls_sans: vec![],
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+impl User {
+    pub fn system() -> Self {
+        Self {
+            name: "system:apiserver".into(),
+            groups: vec!["system:masters".into()],
+        }
+    }
+}
+
+/// Shared state of the running API server.
+pub struct Server {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<cache::WatchCache>,
+    pub openapi: Arc<berth_openapi::OpenApi>,
+    pub config: Config,
+    pub metrics: metrics::Metrics,
+    pub pki: pki::Pki,
+    /// Serializes Service IP / node-port allocation.
+    pub alloc_lock: Mutex<()>,
+    pub pending_ips: Mutex<Vec<String>>,
+}
+
+pub use server::{start, Running, StartError};

@@ -1,1 +1,189 @@
-//! OpenAPI v3 documents from k8s-openapi schemas; strict unknown-field checks; patch metadata
+//! OpenAPI v3 documents from k8s-openapi schemas; strict unknown-field
+//! checks; patch metadata.
+//!
+//! `/openapi/v3` lists one document per group version; kubectl fetches the
+//! document of the kind it writes to decide whether the server validates
+//! fields (`fieldValidation` on the kind's PATCH operation), to compute
+//! strategic merge patches (`x-kubernetes-patch-*`) and for `explain`.
+//! Documents are built on first use and cached as serialized bytes.
+
+mod document;
+mod extensions;
+mod kinds;
+mod paths;
+mod strict;
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha512};
+
+use crate::document::{document_path, group_versions, list_definition};
+use crate::strict::Shapes;
+
+/// A built group-version document with its content hash.
+struct Built {
+    bytes: Arc<Vec<u8>>,
+    /// Upper-case hex SHA-512 of `bytes`, as kube-apiserver's ETag.
+    hash: String,
+}
+
+struct GroupVersionEntry {
+    group: &'static str,
+    version: &'static str,
+    path: String,
+    built: OnceLock<Built>,
+    schemas: OnceLock<Arc<Map<String, Value>>>,
+}
+
+impl GroupVersionEntry {
+    fn built(&self) -> &Built {
+        self.built.get_or_init(|| {
+            // The registry only yields group versions with resources, so the
+            // document always exists; an empty object keeps this total.
+            let document = document::build(self.group, self.version).unwrap_or_else(|| json!({}));
+            let bytes = serde_json::to_vec(&document).unwrap_or_default();
+            let hash = hex::encode_upper(Sha512::digest(&bytes));
+            Built {
+                bytes: Arc::new(bytes),
+                hash,
+            }
+        })
+    }
+
+    fn schemas(&self) -> Arc<Map<String, Value>> {
+        self.schemas
+            .get_or_init(|| {
+                let parsed: Value =
+                    serde_json::from_slice(&self.built().bytes).unwrap_or(Value::Null);
+                let schemas = match parsed {
+                    Value::Object(mut document) => match document.remove("components") {
+                        Some(Value::Object(mut components)) => match components.remove("schemas") {
+                            Some(Value::Object(schemas)) => schemas,
+                            _ => Map::new(),
+                        },
+                        _ => Map::new(),
+                    },
+                    _ => Map::new(),
+                };
+                Arc::new(schemas)
+            })
+            .clone()
+    }
+}
+
+struct Inner {
+    entries: Vec<GroupVersionEntry>,
+    shapes: OnceLock<Shapes>,
+}
+
+/// The OpenAPI v3 service of every group version in `berth_api::REGISTRY`.
+/// Cheap to clone; clones share the cached documents.
+#[derive(Clone)]
+pub struct OpenApi {
+    inner: Arc<Inner>,
+}
+
+impl Default for OpenApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenApi {
+    /// Builds nothing yet: documents are generated on first request.
+    pub fn new() -> Self {
+        let entries = group_versions()
+            .into_iter()
+            .map(|(group, version)| GroupVersionEntry {
+                group,
+                version,
+                path: document_path(group, version),
+                built: OnceLock::new(),
+                schemas: OnceLock::new(),
+            })
+            .collect();
+        OpenApi {
+            inner: Arc::new(Inner {
+                entries,
+                shapes: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The `/openapi/v3` discovery document:
+    /// `{"paths":{"api/v1":{"serverRelativeURL":"/openapi/v3/api/v1?hash=..."}}}`.
+    /// Builds every document (the hashes are of their bytes).
+    pub fn index(&self) -> Value {
+        let mut paths = Map::new();
+        for entry in &self.inner.entries {
+            let url = format!("/openapi/v3/{}?hash={}", entry.path, entry.built().hash);
+            paths.insert(entry.path.clone(), json!({ "serverRelativeURL": url }));
+        }
+        json!({ "paths": paths })
+    }
+
+    /// The serialized document at `path` ("api/v1", "apis/apps/v1").
+    pub fn document(&self, path: &str) -> Option<Arc<Vec<u8>>> {
+        let path = path.trim_matches('/');
+        self.entry_by_path(path).map(|e| e.built().bytes.clone())
+    }
+
+    /// The hash the index advertises for `path`, for ETag / cache headers.
+    pub fn document_hash(&self, path: &str) -> Option<String> {
+        let path = path.trim_matches('/');
+        self.entry_by_path(path).map(|e| e.built().hash.clone())
+    }
+
+    /// `components.schemas` of a group version's document.
+    pub fn schemas(&self, group: &str, version: &str) -> Option<Arc<Map<String, Value>>> {
+        self.inner
+            .entries
+            .iter()
+            .find(|e| e.group == group && e.version == version)
+            .map(GroupVersionEntry::schemas)
+    }
+
+    /// The definition name of a kind ("io.k8s.api.apps.v1.Deployment");
+    /// `<Kind>List` kinds of registered resources resolve too.
+    pub fn root_definition(&self, group: &str, version: &str, kind: &str) -> Option<String> {
+        if let Some(definition) = kinds::definition_name(group, version, kind) {
+            return Some(definition);
+        }
+        let base = kind.strip_suffix("List")?;
+        berth_api::registry::lookup_kind(group, version, base)?;
+        kinds::definition_name(group, version, base).map(|d| list_definition(&d))
+    }
+
+    /// Every field path in `obj` that the kind's schema does not declare,
+    /// formatted as Kubernetes does ("spec.foo",
+    /// "spec.template.spec.containers[0].imagee"). Map-typed fields (labels,
+    /// data) accept any key; free-form fields (RawExtension) accept anything.
+    /// Empty when the kind is unknown.
+    pub fn unknown_fields(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        obj: &Value,
+    ) -> Vec<String> {
+        let Some(definition) = self.root_definition(group, version, kind) else {
+            return Vec::new();
+        };
+        let shapes = self
+            .inner
+            .shapes
+            .get_or_init(|| Shapes::new(&document::all_schemas()));
+        if !shapes.knows(&definition) {
+            return Vec::new();
+        }
+        shapes.unknown_fields(&definition, obj)
+    }
+
+    fn entry_by_path(&self, path: &str) -> Option<&GroupVersionEntry> {
+        self.inner.entries.iter().find(|e| e.path == path)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,20 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+mod keyrange;
+mod memory;
+mod sqlite;
+mod watch;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
 pub type Revision = i64;
+
+/// The revision of a freshly created, empty store. As in etcd, the first write
+/// gets `INITIAL_REVISION + 1`, so no stored object ever has revision 0 or 1
+/// (resourceVersion "0" has a special meaning in Kubernetes).
+pub const INITIAL_REVISION: Revision = 1;
 
 /// One version of a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +42,7 @@ pub struct ListOptions {
     pub start_after: Option<String>,
     /// At most this many items; `None` or 0 = all.
     pub limit: Option<usize>,
-    /// Read as of this revision; `None` = latest.
+    /// Read as of this revision; `None` (or a value <= 0) = latest.
     pub revision: Option<Revision>,
 }
 
@@ -105,21 +118,44 @@ pub trait Store: Send + Sync + 'static {
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue>;
 
     /// Replace a key whose current `mod_revision` equals `expected_revision`.
-    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: Revision)
-        -> Result<KeyValue>;
+    /// A missing key is a `Conflict` with `current: None`.
+    async fn update(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected_revision: Revision,
+    ) -> Result<KeyValue>;
 
     /// Delete a key; when `expected_revision` is set it must match.
+    /// A missing key is `NotFound` without `expected_revision`, and a
+    /// `Conflict` with `current: None` with it.
     /// Returns the deleted value with `mod_revision` = the delete's revision.
     async fn delete(&self, key: &str, expected_revision: Option<Revision>) -> Result<KeyValue>;
 
     /// All changes to keys under `prefix` with revision > `after_revision`,
     /// first the stored history, then live. `Compacted` if that history is gone.
+    /// A watcher that falls far behind catches up from the stored history;
+    /// if that was compacted meanwhile, the stream ends with a `Compacted` item.
     async fn watch(&self, prefix: &str, after_revision: Revision) -> Result<WatchStream>;
+
+    /// Number of live keys under `prefix` (e.g. for object-count metrics).
+    async fn count(&self, prefix: &str) -> Result<u64> {
+        let first = self
+            .list(ListOptions {
+                prefix: prefix.to_owned(),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await?;
+        Ok(first.items.len() as u64 + first.remaining)
+    }
 
     /// Latest revision of the whole store.
     async fn current_revision(&self) -> Result<Revision>;
 
     /// Forget history before `revision` (the latest version of every live key stays).
+    /// Reads at `revision` itself and watches from it stay possible. Compacting
+    /// at or below the already compacted revision is a no-op.
     async fn compact(&self, revision: Revision) -> Result<()>;
 
     /// Revision up to which history has been compacted.

@@ -1,0 +1,38 @@
+# berth — the two commands that matter: `make up` and `make test`.
+export CARGO_TARGET_DIR ?= /var/tmp/berth-target
+DATA_DIR ?= /var/lib/berth
+HTTPS_PORT ?= 6443
+BERTH := $(CARGO_TARGET_DIR)/release/berth
+
+.PHONY: up down deps build test test-unit test-kubectl bench fmt clippy check
+
+## Install what is missing, build, and start a single-node cluster.
+up: deps build
+	@scripts/up.sh "$(BERTH)" "$(DATA_DIR)" "$(HTTPS_PORT)"
+
+## Stop the cluster started by `make up`.
+down:
+	@scripts/down.sh "$(DATA_DIR)"
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	cargo build --release -p berth
+
+## Every test: unit, integration (in-process API server), kubectl against a real `berth server`.
+test: deps
+	cargo fmt --all -- --check
+	cargo build -p berth
+	cargo test --workspace --no-fail-fast
+
+## Figures, printed (nothing timed is asserted in tests).
+bench: deps
+	cargo build --release -p berth -p berth-bench
+	$(CARGO_TARGET_DIR)/release/berth-bench --berth $(BERTH)
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all

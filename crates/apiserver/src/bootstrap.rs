@@ -1,0 +1,58 @@
+//! Objects every cluster starts with: the system namespaces and the
+//! `kubernetes` Service pointing at this API server.
+
+use crate::rest;
+use crate::{Server, User};
+use berth_api::registry;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+async fn ensure_object(
+    srv: &Arc<Server>,
+    group: &str,
+    version: &str,
+    plural: &str,
+    ns: Option<&str>,
+    obj: Value,
+) {
+    let Some(info) = registry::lookup(group, version, plural) else {
+        return;
+    };
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if rest::read(srv, info, ns, &name).await.is_ok() {
+        return;
+    }
+    let res = match rest::prepare_create(srv, info, ns, obj, &User::system()) {
+        Ok(o) => rest::commit_create(srv, info, ns, o, false)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = res {
+        if e.code != 409 {
+            tracing::error!("bootstrap {plural}/{name}: {e}");
+        }
+    }
+}
+
+pub async fn ensure(srv: &Arc<Server>) {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        ensure_object(srv, "", "v1", "namespaces", None, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}})).await;
+    }
+    let port = srv.config.bind.port();
+    let ip = srv.config.service_cidr.nth(1).to_string();
+    ensure_object(srv, "", "v1", "services", Some("default"), json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
+    })).await;
+    ensure_object(srv, "", "v1", "endpoints", Some("default"), json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": srv.config.advertise_address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    })).await;
+}

@@ -1,0 +1,340 @@
+//! The watch cache: every object of the store, in memory, fed by one store
+//! watch. Lists and watches are served from here; writers never wait for
+//! watchers (fan-out is a broadcast; a watcher that falls behind catches up
+//! from the event ring or from the store's history).
+//!
+//! ```text
+//! store.watch("/registry/") ──▶ apply ──▶ objects (OrdMap, O(1) snapshots per revision)
+//!                                   ├──▶ ring of recent events (resume by resourceVersion)
+//!                                   └──▶ broadcast ──▶ watchers (filter, encode, send)
+//! ```
+
+use berth_store::{EventType, Revision, Store, StoreError};
+use futures::StreamExt;
+use imbl::OrdMap;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+
+/// How many recent events are kept for watchers resuming from a resourceVersion.
+const RING_CAPACITY: usize = 50_000;
+/// How long a list snapshot stays available for `continue` tokens.
+const SNAPSHOT_TTL: Duration = Duration::from_secs(90);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchEventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl WatchEventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, with the object as served (resourceVersion set).
+#[derive(Debug)]
+pub struct CacheEvent {
+    pub revision: Revision,
+    pub key: String,
+    pub event_type: WatchEventType,
+    pub object: Arc<Value>,
+    pub prev: Option<Arc<Value>>,
+}
+
+/// An object as served, with the store revision that last changed it.
+#[derive(Clone, Debug)]
+pub struct CachedObject {
+    pub object: Arc<Value>,
+    pub mod_revision: Revision,
+}
+
+pub type Objects = OrdMap<String, CachedObject>;
+
+struct State {
+    revision: Revision,
+    objects: Objects,
+    ring: VecDeque<Arc<CacheEvent>>,
+    /// The ring holds every event with revision > ring_floor.
+    ring_floor: Revision,
+    snapshots: VecDeque<(Revision, Instant, Objects)>,
+}
+
+pub struct WatchCache {
+    state: RwLock<State>,
+    events: broadcast::Sender<Arc<CacheEvent>>,
+    revision: watch::Sender<Revision>,
+    store: Arc<dyn Store>,
+}
+
+/// Parse stored bytes into the served object, stamping its resourceVersion.
+pub fn decode_stored(bytes: &[u8], mod_revision: Revision) -> Option<Value> {
+    let mut v: Value = serde_json::from_slice(bytes).ok()?;
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(mod_revision.to_string()),
+        );
+    }
+    Some(v)
+}
+
+impl WatchCache {
+    /// Load everything from the store and start following it.
+    pub async fn start(store: Arc<dyn Store>) -> Result<Arc<Self>, StoreError> {
+        let (objects, revision) = load_all(store.as_ref()).await?;
+        let (events, _) = broadcast::channel(4096);
+        let (rev_tx, _) = watch::channel(revision);
+        let cache = Arc::new(Self {
+            state: RwLock::new(State {
+                revision,
+                objects,
+                ring: VecDeque::new(),
+                ring_floor: revision,
+                snapshots: VecDeque::new(),
+            }),
+            events,
+            revision: rev_tx,
+            store,
+        });
+        let follower = cache.clone();
+        tokio::spawn(async move { follower.follow(revision).await });
+        Ok(cache)
+    }
+
+    async fn follow(self: Arc<Self>, mut from: Revision) {
+        loop {
+            match self.store.watch("/registry/", from).await {
+                Ok(mut stream) => {
+                    while let Some(item) = stream.next().await {
+                        match item {
+                            Ok(ev) => {
+                                from = ev.kv.mod_revision;
+                                self.apply(ev);
+                            }
+                            Err(e) => {
+                                tracing::warn!("watch cache: store watch ended: {e}");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(StoreError::Compacted { .. }) => {
+                    // We fell behind compaction: rebuild from a fresh list.
+                    tracing::warn!("watch cache: history compacted, re-listing");
+                    match load_all(self.store.as_ref()).await {
+                        Ok((objects, revision)) => {
+                            let mut st = self.write_state();
+                            st.objects = objects;
+                            st.revision = revision;
+                            st.ring.clear();
+                            st.ring_floor = revision;
+                            st.snapshots.clear();
+                            drop(st);
+                            from = revision;
+                            self.revision.send_replace(revision);
+                        }
+                        Err(e) => tracing::error!("watch cache: re-list failed: {e}"),
+                    }
+                }
+                Err(e) => tracing::error!("watch cache: store watch failed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn apply(&self, ev: berth_store::Event) {
+        let rev = ev.kv.mod_revision;
+        let key = ev.kv.key.clone();
+        let Some(object) = decode_stored(&ev.kv.value, rev).map(Arc::new) else {
+            tracing::error!("watch cache: undecodable value at {key}");
+            return;
+        };
+        let mut st = self.write_state();
+        let prev = st.objects.get(&key).map(|c| c.object.clone());
+        let event_type = match ev.event_type {
+            EventType::Delete => {
+                st.objects.remove(&key);
+                WatchEventType::Deleted
+            }
+            EventType::Put => {
+                st.objects.insert(
+                    key.clone(),
+                    CachedObject {
+                        object: object.clone(),
+                        mod_revision: rev,
+                    },
+                );
+                if prev.is_some() {
+                    WatchEventType::Modified
+                } else {
+                    WatchEventType::Added
+                }
+            }
+        };
+        let event = Arc::new(CacheEvent {
+            revision: rev,
+            key,
+            event_type,
+            object,
+            prev,
+        });
+        st.revision = rev;
+        st.ring.push_back(event.clone());
+        while st.ring.len() > RING_CAPACITY {
+            if let Some(old) = st.ring.pop_front() {
+                st.ring_floor = old.revision;
+            }
+        }
+        drop(st);
+        let _ = self.events.send(event);
+        self.revision.send_replace(rev);
+    }
+
+    pub fn revision(&self) -> Revision {
+        self.read_state().revision
+    }
+
+    /// Wait until the cache has seen `rev` (after a write, or for a consistent read).
+    pub async fn wait_for(&self, rev: Revision) -> bool {
+        let mut rx = self.revision.subscribe();
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|r| *r >= rev)).await,
+            Ok(Ok(_))
+        );
+        ok
+    }
+
+    /// Make the cache at least as fresh as the store right now (consistent read).
+    pub async fn sync(&self) -> Result<Revision, StoreError> {
+        let rev = self.store.current_revision().await?;
+        if !self.wait_for(rev).await {
+            return Err(StoreError::Backend(
+                "watch cache is not catching up with the store".into(),
+            ));
+        }
+        Ok(rev)
+    }
+
+    pub fn get(&self, key: &str) -> Option<CachedObject> {
+        self.read_state().objects.get(key).cloned()
+    }
+
+    /// The current objects and their revision (O(1)); kept for `continue` tokens.
+    pub fn snapshot(&self) -> (Revision, Objects) {
+        let mut st = self.write_state();
+        let rev = st.revision;
+        let objects = st.objects.clone();
+        let now = Instant::now();
+        if st.snapshots.back().map(|(r, _, _)| *r) != Some(rev) {
+            st.snapshots.push_back((rev, now, objects.clone()));
+        }
+        while st
+            .snapshots
+            .front()
+            .is_some_and(|(_, t, _)| now.duration_since(*t) > SNAPSHOT_TTL)
+            || st.snapshots.len() > 256
+        {
+            st.snapshots.pop_front();
+        }
+        (rev, objects)
+    }
+
+    /// The objects as of `rev`, if a snapshot of exactly that revision is still held.
+    pub fn snapshot_at(&self, rev: Revision) -> Option<Objects> {
+        let st = self.read_state();
+        if st.revision == rev {
+            return Some(st.objects.clone());
+        }
+        st.snapshots
+            .iter()
+            .find(|(r, _, _)| *r == rev)
+            .map(|(_, _, o)| o.clone())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CacheEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Events with revision > `after` from the ring, or None when the ring no
+    /// longer reaches back that far.
+    pub fn events_after(&self, after: Revision, prefix: &str) -> Option<Vec<Arc<CacheEvent>>> {
+        let st = self.read_state();
+        if after < st.ring_floor {
+            return None;
+        }
+        let start = st.ring.partition_point(|e| e.revision <= after);
+        Some(
+            st.ring
+                .iter()
+                .skip(start)
+                .filter(|e| e.key.starts_with(prefix))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Oldest revision a watch can resume from through the ring.
+    pub fn ring_floor(&self) -> Revision {
+        self.read_state().ring_floor
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Number of cached objects (for metrics).
+    pub fn len(&self) -> usize {
+        self.read_state().objects.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+async fn load_all(store: &dyn Store) -> Result<(Objects, Revision), StoreError> {
+    let mut objects = OrdMap::new();
+    let mut start_after = None;
+    let mut at = None;
+    loop {
+        let page = store
+            .list(berth_store::ListOptions {
+                prefix: "/registry/".into(),
+                start_after: start_after.clone(),
+                limit: Some(5000),
+                revision: at,
+            })
+            .await?;
+        at = Some(page.revision);
+        for kv in &page.items {
+            if let Some(obj) = decode_stored(&kv.value, kv.mod_revision) {
+                objects.insert(
+                    kv.key.clone(),
+                    CachedObject {
+                        object: Arc::new(obj),
+                        mod_revision: kv.mod_revision,
+                    },
+                );
+            }
+        }
+        start_after = page.items.last().map(|kv| kv.key.clone());
+        if !page.more || start_after.is_none() {
+            return Ok((objects, page.revision));
+        }
+    }
+}

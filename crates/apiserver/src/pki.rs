@@ -1,0 +1,204 @@
+//! Cluster PKI: a CA, the apiserver's serving certificate and the admin's
+//! client certificate, created on first start and reused afterwards.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("certificate generation: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// PEM files of the cluster PKI, all under `<data-dir>/pki`.
+#[derive(Clone, Debug)]
+pub struct Pki {
+    pub ca_cert: String,
+    pub ca_key: String,
+    pub serving_cert: String,
+    pub serving_key: String,
+    pub admin_cert: String,
+    pub admin_key: String,
+    pub admin_token: String,
+}
+
+fn read(path: &Path) -> Result<String, PkiError> {
+    std::fs::read_to_string(path).map_err(|source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write(path: &Path, body: &str, private: bool) -> Result<(), PkiError> {
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(path, body).map_err(io)?;
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(())
+}
+
+impl Pki {
+    /// Load the PKI from `dir`, creating whatever is missing. `hosts` are the
+    /// extra names and IPs the serving certificate must cover.
+    pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Self, PkiError> {
+        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let p = |name: &str| dir.join(name);
+        if !p("ca.crt").exists() || !p("ca.key").exists() {
+            let (cert, key) = new_ca()?;
+            write(&p("ca.crt"), &cert, false)?;
+            write(&p("ca.key"), &key, true)?;
+        }
+        let ca_cert = read(&p("ca.crt"))?;
+        let ca_key = read(&p("ca.key"))?;
+        let ca_keypair = KeyPair::from_pem(&ca_key)?;
+        let issuer = Issuer::from_ca_cert_pem(&ca_cert, ca_keypair)?;
+
+        if !p("apiserver.crt").exists() || !p("apiserver.key").exists() {
+            let (cert, key) = new_serving(&issuer, hosts)?;
+            write(&p("apiserver.crt"), &cert, false)?;
+            write(&p("apiserver.key"), &key, true)?;
+        }
+        if !p("admin.crt").exists() || !p("admin.key").exists() {
+            let (cert, key) = new_client(&issuer, "berth-admin", &["system:masters"])?;
+            write(&p("admin.crt"), &cert, false)?;
+            write(&p("admin.key"), &key, true)?;
+        }
+        if !p("admin.token").exists() {
+            let token: String = (0..32)
+                .map(|_| format!("{:02x}", rand::random::<u8>()))
+                .collect();
+            write(&p("admin.token"), &token, true)?;
+        }
+        Ok(Self {
+            ca_cert,
+            ca_key,
+            serving_cert: read(&p("apiserver.crt"))?,
+            serving_key: read(&p("apiserver.key"))?,
+            admin_cert: read(&p("admin.crt"))?,
+            admin_key: read(&p("admin.key"))?,
+            admin_token: read(&p("admin.token"))?.trim().to_string(),
+        })
+    }
+
+    /// Issue a client certificate for `user` in `groups`, signed by the CA.
+    pub fn issue_client(&self, user: &str, groups: &[&str]) -> Result<(String, String), PkiError> {
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_cert, KeyPair::from_pem(&self.ca_key)?)?;
+        new_client(&issuer, user, groups)
+    }
+}
+
+fn new_ca() -> Result<(String, String), PkiError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "berth-ca");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn new_serving(
+    issuer: &Issuer<'_, KeyPair>,
+    hosts: &[String],
+) -> Result<(String, String), PkiError> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default".to_string(),
+        "kubernetes.default.svc".to_string(),
+        "kubernetes.default.svc.cluster.local".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "10.43.0.1".to_string(),
+    ];
+    if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+        names.push(h.trim().to_string());
+    }
+    names.extend(hosts.iter().cloned());
+    names.sort();
+    names.dedup();
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "berth-apiserver");
+    params.distinguished_name = dn;
+    params.subject_alt_names = names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| match n.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => n
+                .clone()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(PkiError::Generate),
+        })
+        .collect::<Result<_, _>>()?;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn new_client(
+    issuer: &Issuer<'_, KeyPair>,
+    user: &str,
+    groups: &[&str],
+) -> Result<(String, String), PkiError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, user);
+    for g in groups {
+        dn.push(DnType::OrganizationName, *g);
+    }
+    params.distinguished_name = dn;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Write a kubeconfig for the admin (client certificate, embedded PEMs).
+pub fn write_kubeconfig(path: &Path, server: &str, pki: &Pki) -> Result<(), PkiError> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let body = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: berth-admin\n    namespace: default\ncurrent-context: berth\nusers:\n- name: berth-admin\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
+        ca = b64(&pki.ca_cert),
+        cert = b64(&pki.admin_cert),
+        key = b64(&pki.admin_key),
+    );
+    write(path, &body, true)
+}

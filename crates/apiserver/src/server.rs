@@ -1,0 +1,309 @@
+//! HTTPS: our own accept loop (to read client certificates), HTTP/1.1 and
+//! HTTP/2, authentication, then routing to discovery, OpenAPI or REST.
+//!
+//! ```text
+//! TCP ─▶ TLS (client cert optional) ─▶ hyper (h1|h2) ─▶ authn ─▶ route
+//!        ├─ /version /healthz /livez /readyz /metrics
+//!        ├─ /api /apis (discovery)      ├─ /openapi/v3[/...]
+//!        └─ /api/v1/... /apis/g/v/...  ─▶ rest::handle
+//! ```
+
+use crate::body::{self, error_response, json_response};
+use crate::request::{self, Query, Target};
+use crate::{bootstrap, cache, controllers, discovery, pki, rest, Config, Server, User};
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use berth_api::status::ApiError;
+use berth_store::Store;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("PKI: {0}")]
+    Pki(#[from] pki::PkiError),
+    #[error("store: {0}")]
+    Store(#[from] berth_store::StoreError),
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("cannot listen on {addr}: {source} (is another server using the port? pick one with --https-port)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started server: its address and state. Dropping it does not stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub server: Arc<Server>,
+}
+
+pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
+    let pki = pki::Pki::load_or_create(&config.data_dir.join("pki"), &config.tls_sans)?;
+    let tls = tls_config(&pki).map_err(StartError::Tls)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.bind,
+        source,
+    })?;
+    config.bind = addr; // port 0 → the port actually bound
+    let cache = cache::WatchCache::start(store.clone()).await?;
+    let srv = Arc::new(Server {
+        store,
+        cache,
+        openapi: Arc::new(berth_openapi::OpenApi::new()),
+        config,
+        metrics: crate::metrics::Metrics::new(),
+        pki,
+        alloc_lock: Default::default(),
+        pending_ips: Default::default(),
+    });
+    bootstrap::ensure(&srv).await;
+    controllers::spawn_all(&srv);
+
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let accept_srv = srv.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _peer)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let srv = accept_srv.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let user = user_from_tls(tls.get_ref().1);
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let srv = srv.clone();
+                        let user = user.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                dispatch(srv, user, req.map(Body::new)).await,
+                            )
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    Ok(Running { addr, server: srv })
+}
+
+fn tls_config(pki: &pki::Pki) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut pki.serving_cert.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("serving certificate: {e}"))?;
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut pki.serving_key.as_bytes())
+        .map_err(|e| format!("serving key: {e}"))?
+        .ok_or("serving key: no key in PEM")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut pki.ca_cert.as_bytes()) {
+        roots
+            .add(c.map_err(|e| format!("CA: {e}"))?)
+            .map_err(|e| format!("CA: {e}"))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| format!("client verifier: {e}"))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("serving certificate: {e}"))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// CN = user, O = groups, as Kubernetes reads client certificates.
+fn user_from_tls(conn: &rustls::ServerConnection) -> Option<User> {
+    let cert = conn.peer_certificates()?.first()?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let subject = parsed.subject();
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    let groups = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(str::to_string))
+        .collect();
+    Some(User { name, groups })
+}
+
+fn authenticate(srv: &Server, tls_user: Option<User>, req: &Request<Body>) -> Option<User> {
+    if let Some(u) = tls_user {
+        return Some(u);
+    }
+    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = auth.strip_prefix("Bearer ")?.trim();
+    if !token.is_empty() && token == srv.pki.admin_token {
+        return Some(User {
+            name: "berth-admin".into(),
+            groups: vec!["system:masters".into()],
+        });
+    }
+    None
+}
+
+fn text(code: StatusCode, s: &str) -> Response<Body> {
+    body::bytes_response(code, "text/plain; charset=utf-8", s.as_bytes().to_vec())
+}
+
+async fn dispatch(srv: Arc<Server>, tls_user: Option<User>, req: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let path = req.uri().path().to_string();
+    let public = matches!(
+        path.as_str(),
+        "/version" | "/healthz" | "/livez" | "/readyz"
+    ) || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/");
+    let user = authenticate(&srv, tls_user, &req);
+    let Some(user) = user.or_else(|| {
+        public.then(|| User {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        })
+    }) else {
+        return error_response(&ApiError::unauthorized());
+    };
+    let (verb, resource, resp) = route(&srv, &user, req).await;
+    let resp = resp.unwrap_or_else(|e| error_response(&e));
+    srv.metrics.request(
+        &verb,
+        &resource,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+async fn route(
+    srv: &Arc<Server>,
+    user: &User,
+    req: Request<Body>,
+) -> (String, String, Result<Response<Body>, ApiError>) {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let q = Query::parse(req.uri().query());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let other = |r: Result<Response<Body>, ApiError>| ("get".to_string(), String::new(), r);
+    match path.as_str() {
+        "/version" => return other(Ok(json_response(StatusCode::OK, &discovery::version()))),
+        "/healthz" | "/livez" | "/readyz" => return other(Ok(text(StatusCode::OK, "ok"))),
+        "/metrics" => {
+            return other(Ok(body::bytes_response(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                srv.metrics.encode().into_bytes(),
+            )))
+        }
+        "/openapi/v3" => return other(Ok(json_response(StatusCode::OK, &srv.openapi.index()))),
+        "/openapi/v2" => {
+            return other(Err(ApiError::new(
+                404,
+                "NotFound",
+                "OpenAPI v2 is not served by berth; use /openapi/v3",
+            )))
+        }
+        _ => {}
+    }
+    if path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/")
+    {
+        return other(Ok(text(StatusCode::OK, "ok")));
+    }
+    if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+        return other(match srv.openapi.document(gv) {
+            Some(doc) => Ok(body::bytes_response(
+                StatusCode::OK,
+                "application/json",
+                doc.as_ref().clone(),
+            )),
+            None => Err(ApiError::not_found_path()),
+        });
+    }
+    let target = match request::parse(&method, &path, &q) {
+        Ok(t) => t,
+        Err(e) => return other(Err(e)),
+    };
+    match target {
+        Target::Discovery(parts) => {
+            let aggregated = discovery::wants_aggregated(&accept);
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let r = match parts.as_slice() {
+                ["api"] if aggregated => Ok(agg_response(&discovery::aggregated(true))),
+                ["apis"] if aggregated => Ok(agg_response(&discovery::aggregated(false))),
+                ["api"] => Ok(json_response(
+                    StatusCode::OK,
+                    &discovery::api_versions(&srv.config.advertise_address),
+                )),
+                ["apis"] => Ok(json_response(StatusCode::OK, &discovery::api_group_list())),
+                ["api", v] => {
+                    discovery::api_resource_list("", v).map(|v| json_response(StatusCode::OK, &v))
+                }
+                ["apis", g] => discovery::api_group(g).map(|v| json_response(StatusCode::OK, &v)),
+                ["apis", g, v] => {
+                    discovery::api_resource_list(g, v).map(|v| json_response(StatusCode::OK, &v))
+                }
+                _ => Err(ApiError::not_found_path()),
+            };
+            other(r)
+        }
+        Target::Other => other(Err(ApiError::not_found_path())),
+        Target::Resource(r) => {
+            let verb = r.verb.as_str().to_string();
+            let resource = match &r.subresource {
+                Some(s) => format!("{}/{}", r.info.plural, s),
+                None => r.info.plural.to_string(),
+            };
+            let headers = req.headers().clone();
+            let bytes = match axum::body::to_bytes(req.into_body(), body::MAX_BODY + 1).await {
+                Ok(b) if b.len() > body::MAX_BODY => {
+                    return (verb, resource, Err(ApiError::too_large()))
+                }
+                Ok(b) => b,
+                Err(_) => return (verb, resource, Err(ApiError::too_large())),
+            };
+            let res = rest::handle(srv, r, q, headers, bytes, user).await;
+            (verb, resource, res)
+        }
+    }
+}
+
+fn agg_response(v: &serde_json::Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    body::bytes_response(StatusCode::OK, discovery::AGGREGATED_CT, bytes)
+}
+
+/// Keep the trait in scope for `Arc<dyn Store>` users of this module.
+#[allow(dead_code)]
+fn _assert_store(_: &dyn Store) {}
