@@ -72,10 +72,8 @@ fn namespace_accepts(srv: &Server, info: &ResourceInfo, ns: &str) -> Result<(), 
         None => Err(ApiError::not_found("", "namespaces", ns)),
         Some(c)
             if c.object.pointer("/metadata/deletionTimestamp").is_some()
-                && !(info.kind == "Event") =>
+                && info.kind != "Event" =>
         {
-            let name = ""; // kube-apiserver names the new object here; it may not be known yet
-            let _ = name;
             Err(ApiError::forbidden(format!(
                 "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 info.group_resource()
@@ -126,21 +124,6 @@ fn allocate_service(srv: &Server, svc: &mut Value, old: Option<&Value>) -> Resul
         .unwrap_or("ClusterIP")
         .to_string();
     let (mut ips, mut ports) = taken(srv);
-    if let Some(o) = old {
-        if let Some(ip) = o.pointer("/spec/clusterIP").and_then(Value::as_str) {
-            ips.remove(ip);
-        }
-        for p in o
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
-                ports.remove(&n);
-            }
-        }
-    }
     {
         // Allocated by a create that may not have reached the cache yet.
         let mut pending = srv.pending_ips.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,6 +131,17 @@ fn allocate_service(srv: &Server, svc: &mut Value, old: Option<&Value>) -> Resul
         let excess = pending.len().saturating_sub(1024);
         pending.drain(..excess);
         ips.extend(pending.iter().cloned());
+    }
+    // An update may keep what the object already holds.
+    if let Some(o) = old {
+        if let Some(ip) = o.pointer("/spec/clusterIP").and_then(Value::as_str) {
+            ips.remove(ip);
+        }
+        for p in o.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
+                ports.remove(&n);
+            }
+        }
     }
     let invalid = |field: &str, v: Value, detail: String| {
         ApiError::invalid(

@@ -8,7 +8,7 @@ use crate::json::{empty_map, semantic_eq, Errors, Obj};
 use crate::meta::{immutable, non_negative, validate_labels};
 use crate::names::is_valid_percent;
 use crate::path::Path;
-use crate::pod::{template_labels, validate_pod_template_spec};
+use crate::pod::{template_labels, validate_pod_template_spec_with_claims};
 use crate::selector::{validate_label_selector, Selector};
 
 /// `spec` of an object, or an empty one at `spec` when missing.
@@ -49,13 +49,24 @@ fn validate_template_for_controller(
     errs: &mut Errors,
 ) {
     let template = section(spec, "template", errs);
+    // StatefulSet pods also mount the volumes of their claim templates.
+    let claims: Vec<&str> = spec
+        .objs("volumeClaimTemplates", errs)
+        .iter()
+        .filter_map(|c| {
+            c.map
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+        })
+        .collect();
     if let Some(sel) = selector {
         let labels = template_labels(&template);
         if !sel.matches(&labels) {
             errs.push(labels_mismatch(&template));
         }
     }
-    validate_pod_template_spec(&template, errs);
+    validate_pod_template_spec_with_claims(&template, &claims, errs);
     let pod_spec = section(&template, "spec", &mut Vec::new());
     if let Some(p) = pod_spec
         .str("restartPolicy", &mut Vec::new())

@@ -207,6 +207,20 @@ pub fn validate_event(root: &Obj, events_group: bool, errs: &mut Errors) {
             ));
         }
     }
+    if events_group {
+        // events.k8s.io/v1 adds rules the legacy core API never had.
+        if !has_event_time {
+            errs.push(FieldError::required(root.at("eventTime"), ""));
+        }
+        let t = root.str_or_empty("type", errs);
+        if !matches!(t, "Normal" | "Warning") {
+            errs.push(FieldError::invalid(
+                root.at("type"),
+                "",
+                format!("has invalid value: {t}"),
+            ));
+        }
+    }
     if !namespace.is_empty() {
         for msg in is_dns1123_subdomain(&namespace) {
             errs.push(FieldError::invalid(

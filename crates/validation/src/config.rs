@@ -155,16 +155,12 @@ pub fn validate_secret(root: &Obj, old: Option<&Obj>, errs: &mut Errors) {
                 }
             }
         }
-        "kubernetes.io/basic-auth" => {
-            if get("username").is_none() && get("password").is_none() {
-                errs.push(FieldError::required(data_path.key("username"), ""));
-                errs.push(FieldError::required(data_path.key("password"), ""));
-            }
+        "kubernetes.io/basic-auth" if get("username").is_none() && get("password").is_none() => {
+            errs.push(FieldError::required(data_path.key("username"), ""));
+            errs.push(FieldError::required(data_path.key("password"), ""));
         }
-        "kubernetes.io/ssh-auth" => {
-            if get("ssh-privatekey").is_none_or(<[u8]>::is_empty) {
-                errs.push(FieldError::required(data_path.key("ssh-privatekey"), ""));
-            }
+        "kubernetes.io/ssh-auth" if get("ssh-privatekey").is_none_or(<[u8]>::is_empty) => {
+            errs.push(FieldError::required(data_path.key("ssh-privatekey"), ""));
         }
         "kubernetes.io/tls" => {
             for key in ["tls.crt", "tls.key"] {

@@ -558,10 +558,8 @@ fn validate_handler(h: &Obj, lifecycle: bool, ctx: &PodContext, errs: &mut Error
         }
         count += 1;
         match *kind {
-            "exec" => {
-                if a.arr("command", errs).is_none_or(|c| c.is_empty()) {
-                    errs.push(FieldError::required(a.at("command"), ""));
-                }
+            "exec" if a.arr("command", errs).is_none_or(|c| c.is_empty()) => {
+                errs.push(FieldError::required(a.at("command"), ""));
             }
             "httpGet" => {
                 if a.str("path", errs) == Some("") {

@@ -11,6 +11,7 @@ mod batch;
 mod cluster;
 mod config;
 mod container;
+mod crd;
 mod cron;
 mod json;
 mod meta;
@@ -61,6 +62,7 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Ve
 
 /// Only the status subresource changed (update of /status): validates status, and that's all.
 pub fn validate_status(group: &str, kind: &str, obj: &Value, old: &Value) -> Vec<FieldError> {
+    // The stored object is not needed yet: status rules look at the new status only.
     let _ = old;
     let mut errs = Vec::new();
     let Some(root) = root_of(obj, &mut errs) else {
@@ -239,6 +241,7 @@ fn validate_kind(group: &str, kind: &str, root: &Obj, old: Option<&Obj>, errs: &
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             rbac::validate_binding(root, old, true, errs)
         }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(root, old, errs),
         _ => {}
     }
 }

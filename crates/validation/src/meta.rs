@@ -40,10 +40,14 @@ pub fn validate_object_meta(meta: &Obj, scope: Scope, rule: NameRule, errs: &mut
     }
     let name = meta.str_or_empty("name", errs);
     if name.is_empty() {
-        errs.push(FieldError::required(
-            meta.at("name"),
-            "name or generateName is required",
-        ));
+        // The server fills the name from generateName before validating;
+        // a prefix alone is accepted here in case it validates first.
+        if generate_name.is_empty() {
+            errs.push(FieldError::required(
+                meta.at("name"),
+                "name or generateName is required",
+            ));
+        }
     } else {
         for msg in rule.check(name, false) {
             errs.push(FieldError::invalid(meta.at("name"), name, msg));

@@ -20,7 +20,14 @@ const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Defa
 const TAINT_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
 pub fn validate_pod_spec(spec: &Obj, errs: &mut Errors) {
-    let volume_names = validate_volumes(spec, errs);
+    validate_pod_spec_with_claims(spec, &[], errs);
+}
+
+/// PodSpec rules; `claim_volumes` are extra volume names mounts may use
+/// (a StatefulSet's volumeClaimTemplates).
+pub fn validate_pod_spec_with_claims(spec: &Obj, claim_volumes: &[&str], errs: &mut Errors) {
+    let mut volume_names = validate_volumes(spec, errs);
+    volume_names.extend(claim_volumes.iter().copied());
     let grace_period = spec.int("terminationGracePeriodSeconds", errs);
     let host_network = spec.bool("hostNetwork", errs) == Some(true);
     let ctx = PodContext {
@@ -303,6 +310,14 @@ fn validate_topology_spread(spec: &Obj, errs: &mut Errors) {
 /// `ValidatePodTemplateSpec`: note upstream checks template labels at
 /// `<template>.labels`, not `<template>.metadata.labels`.
 pub fn validate_pod_template_spec(template: &Obj, errs: &mut Errors) {
+    validate_pod_template_spec_with_claims(template, &[], errs);
+}
+
+pub fn validate_pod_template_spec_with_claims(
+    template: &Obj,
+    claim_volumes: &[&str],
+    errs: &mut Errors,
+) {
     let meta = template.obj("metadata", errs).unwrap_or_else(|| Obj {
         map: empty_map(),
         path: template.at("metadata"),
@@ -315,7 +330,7 @@ pub fn validate_pod_template_spec(template: &Obj, errs: &mut Errors) {
         map: empty_map(),
         path: template.at("spec"),
     });
-    validate_pod_spec(&spec, errs);
+    validate_pod_spec_with_claims(&spec, claim_volumes, errs);
     if spec.has("ephemeralContainers") {
         errs.push(FieldError::forbidden(
             spec.at("ephemeralContainers"),

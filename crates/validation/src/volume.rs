@@ -251,10 +251,8 @@ fn validate_source(kind: &str, s: &Obj, errs: &mut Errors) {
                 }
             }
         }
-        "ephemeral" => {
-            if !s.has("volumeClaimTemplate") {
-                errs.push(FieldError::required(s.at("volumeClaimTemplate"), ""));
-            }
+        "ephemeral" if !s.has("volumeClaimTemplate") => {
+            errs.push(FieldError::required(s.at("volumeClaimTemplate"), ""));
         }
         _ => {}
     }

@@ -20,12 +20,49 @@ struct Case {
     message: Option<&'static str>,
 }
 
-fn c(name: &'static str, group: &'static str, kind: &'static str, obj: Value, field: &'static str, ty: T, message: Option<&'static str>) -> Case {
-    Case { name, group, kind, obj, old: None, field, ty, message }
+fn c(
+    name: &'static str,
+    group: &'static str,
+    kind: &'static str,
+    obj: Value,
+    field: &'static str,
+    ty: T,
+    message: Option<&'static str>,
+) -> Case {
+    Case {
+        name,
+        group,
+        kind,
+        obj,
+        old: None,
+        field,
+        ty,
+        message,
+    }
 }
 
-fn u(name: &'static str, group: &'static str, kind: &'static str, old: Value, obj: Value, field: &'static str, ty: T, message: Option<&'static str>) -> Case {
-    Case { name, group, kind, obj, old: Some(old), field, ty, message }
+/// An update case: `old` is the stored object, `obj` the new one.
+#[allow(clippy::too_many_arguments)]
+fn u(
+    name: &'static str,
+    group: &'static str,
+    kind: &'static str,
+    old: Value,
+    obj: Value,
+    field: &'static str,
+    ty: T,
+    message: Option<&'static str>,
+) -> Case {
+    Case {
+        name,
+        group,
+        kind,
+        obj,
+        old: Some(old),
+        field,
+        ty,
+        message,
+    }
 }
 
 fn matches(e: &FieldError, case: &Case) -> bool {
@@ -37,7 +74,9 @@ fn matches(e: &FieldError, case: &Case) -> bool {
         Some(m) => match m.split_once("...") {
             Some((prefix, suffix)) => {
                 let msg = e.message();
-                msg.starts_with(prefix) && msg.ends_with(suffix) && msg.len() >= prefix.len() + suffix.len()
+                msg.starts_with(prefix)
+                    && msg.ends_with(suffix)
+                    && msg.len() >= prefix.len() + suffix.len()
             }
             None => e.message() == m,
         },
@@ -247,6 +286,16 @@ fn cases() -> Vec<Case> {
           Some("addressType: Unsupported value: \"IP\": supported values: \"FQDN\", \"IPv4\", \"IPv6\"")),
         c("event namespace mismatch", "", "Event", with(event(), "/involvedObject/namespace", json!("other")), "involvedObject.namespace", T::Invalid,
           Some("involvedObject.namespace: Invalid value: \"other\": does not match event.namespace")),
+        c("events.k8s.io type", "events.k8s.io", "Event",
+          json!({"metadata": {"name": "e1", "namespace": "default"}, "eventTime": "2025-01-01T00:00:00.000000Z",
+                 "regarding": {"kind": "Pod", "namespace": "default", "name": "web-0"}, "reportingController": "berth.io/kubelet",
+                 "reportingInstance": "kubelet-worker-1", "action": "Pulling", "reason": "Pulling", "type": "Info"}),
+          "type", T::Invalid, Some("type: Invalid value: \"\": has invalid value: Info")),
+        c("events.k8s.io reportingController", "events.k8s.io", "Event",
+          json!({"metadata": {"name": "e1", "namespace": "default"}, "eventTime": "2025-01-01T00:00:00.000000Z",
+                 "regarding": {"kind": "Pod", "namespace": "default", "name": "web-0"},
+                 "reportingInstance": "kubelet-worker-1", "action": "Pulling", "reason": "Pulling", "type": "Normal"}),
+          "reportingController", T::Required, Some("reportingController: Required value")),
         c("pv accessModes", "", "PersistentVolume", without(pv(), "/spec/accessModes"), "spec.accessModes", T::Required, None),
         c("pv capacity", "", "PersistentVolume", with(pv(), "/spec/capacity", json!({"size": "5Gi"})), "spec.capacity", T::NotSupported, None),
         c("pvc storage request", "", "PersistentVolumeClaim", with(pvc(), "/spec/resources", json!({})), "spec.resources[storage]", T::Required,
@@ -304,14 +353,23 @@ fn invalid_objects_are_rejected_with_upstream_paths_and_texts() {
     for case in &cases {
         let errs = validate(case.group, case.kind, &case.obj, case.old.as_ref());
         if !errs.iter().any(|e| matches(e, case)) {
-            let got: Vec<String> = errs.iter().map(|e| format!("{:?} {}", e.error_type, e.message())).collect();
+            let got: Vec<String> = errs
+                .iter()
+                .map(|e| format!("{:?} {}", e.error_type, e.message()))
+                .collect();
             failures.push(format!(
                 "[{}] wanted {} {:?} {:?}\n   got: {:#?}",
                 case.name, case.field, case.ty, case.message, got
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -322,7 +380,13 @@ fn non_object_input_is_an_error_not_a_panic() {
     // Every field of the wrong type, all at once.
     let weird = json!({"metadata": {"name": 5, "labels": [], "annotations": "x", "finalizers": {}},
                        "spec": {"containers": {"a": 1}, "volumes": "none", "restartPolicy": 7, "tolerations": [1]}});
-    for (g, k) in [("", "Pod"), ("apps", "Deployment"), ("", "Service"), ("batch", "CronJob"), ("", "Secret")] {
+    for (g, k) in [
+        ("", "Pod"),
+        ("apps", "Deployment"),
+        ("", "Service"),
+        ("batch", "CronJob"),
+        ("", "Secret"),
+    ] {
         assert!(!validate(g, k, &weird, Some(&weird)).is_empty(), "{k}");
     }
 }
