@@ -119,9 +119,10 @@ impl FieldError {
     pub fn message_body(&self) -> String {
         let mut s = self.error_type.phrase().to_string();
         if let Some(v) = &self.bad_value {
-            if matches!(
+            // As upstream's field.Error: every type but these shows the bad value.
+            if !matches!(
                 self.error_type,
-                FieldErrorType::Invalid | FieldErrorType::NotSupported | FieldErrorType::Duplicate
+                FieldErrorType::Required | FieldErrorType::Forbidden | FieldErrorType::TooLong | FieldErrorType::Internal
             ) {
                 s.push_str(": ");
                 s.push_str(&render_value(v));
@@ -372,6 +373,12 @@ mod tests {
             "spec.containers[0].image"
         );
         assert_eq!(st["details"]["causes"][0]["reason"], "FieldValueRequired");
+    }
+
+    #[test]
+    fn not_found_field_shows_the_value() {
+        let e = FieldError { error_type: FieldErrorType::NotFound, field: "spec.containers[0].volumeMounts[0].name".into(), bad_value: Some("vol".into()), detail: String::new() };
+        assert_eq!(e.message(), "spec.containers[0].volumeMounts[0].name: Not found: \"vol\"");
     }
 
     #[test]
