@@ -38,7 +38,10 @@ pub fn small_configmap(name: String) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name),
-            labels: Some(BTreeMap::from([("bench".to_string(), "create".to_string())])),
+            labels: Some(BTreeMap::from([(
+                "bench".to_string(),
+                "create".to_string(),
+            )])),
             ..Default::default()
         },
         data: Some(BTreeMap::from([(

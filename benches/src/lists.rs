@@ -185,14 +185,33 @@ fn encode_query(s: &str) -> String {
 }
 
 /// Times each kind of list `repeats` times (median reported).
-pub async fn time_lists(client: &Client, namespace: &str, repeats: usize) -> Result<Vec<ListTiming>> {
+pub async fn time_lists(
+    client: &Client,
+    namespace: &str,
+    repeats: usize,
+) -> Result<Vec<ListTiming>> {
     let pods = format!("/api/v1/namespaces/{namespace}/pods");
     let selected = format!("{pods}?labelSelector=shard%3D{SELECTED_SHARD}");
     let shapes: [(&'static str, &str, &str, Option<u32>); 5] = [
         ("full list, no limit", &pods, "application/json", None),
-        ("paginated, limit=500 (all pages)", &pods, "application/json", Some(500)),
-        ("label selector (10% match)", &selected, "application/json", None),
-        ("Table, limit=500 (kubectl get pods)", &pods, TABLE_ACCEPT, Some(500)),
+        (
+            "paginated, limit=500 (all pages)",
+            &pods,
+            "application/json",
+            Some(500),
+        ),
+        (
+            "label selector (10% match)",
+            &selected,
+            "application/json",
+            None,
+        ),
+        (
+            "Table, limit=500 (kubectl get pods)",
+            &pods,
+            TABLE_ACCEPT,
+            Some(500),
+        ),
         ("Table, no limit", &pods, TABLE_ACCEPT, None),
     ];
     let mut timings = Vec::new();
@@ -250,7 +269,11 @@ mod tests {
         let selected = (0..100)
             .map(small_pod)
             .filter(|p| {
-                p.metadata.labels.as_ref().and_then(|l| l.get("shard")).map(String::as_str)
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("shard"))
+                    .map(String::as_str)
                     == Some(SELECTED_SHARD)
             })
             .count();

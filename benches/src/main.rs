@@ -1,1 +1,190 @@
-fn main() {}
+//! berth-bench: starts a real `berth server` and prints figures for create
+//! throughput, list latency, watch delivery and memory. Nothing is asserted.
+//!
+//! ```text
+//! spawn berth server ─▶ RSS ─▶ discovery+OpenAPI ─▶ RSS
+//!   ─▶ creates (8×8, 1×64, 1×1) ─▶ 10k pods ─▶ lists ×5
+//!   ─▶ 1000 watches + 200 updates ─▶ idle 2 s ─▶ RSS ─▶ table
+//! ```
+
+mod creates;
+mod discovery;
+mod lists;
+mod report;
+mod server;
+mod stats;
+mod watches;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::PostParams;
+use kube::{Api, Client};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "berth-bench",
+    about = "Figures for a real berth server (nothing asserted)"
+)]
+struct Args {
+    /// The berth binary to start (`berth server`).
+    #[arg(long)]
+    berth: PathBuf,
+    /// Seconds each many-client create run lasts.
+    #[arg(long, default_value_t = 10)]
+    create_seconds: u64,
+    /// Pods stored before timing lists.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Concurrent watches.
+    #[arg(long, default_value_t = 1_000)]
+    watchers: usize,
+    /// Updates sent while the watches are open.
+    #[arg(long, default_value_t = 200)]
+    updates: usize,
+    /// Milliseconds between updates.
+    #[arg(long, default_value_t = 10)]
+    update_spacing_ms: u64,
+}
+
+fn progress(started: Instant, what: &str) {
+    eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
+}
+
+fn clients(config: &kube::Config, n: usize) -> Result<Vec<Client>> {
+    (0..n)
+        .map(|_| Client::try_from(config.clone()).context("building a kube client"))
+        .collect()
+}
+
+async fn create_namespace(client: &Client, name: &str) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(name.to_string());
+    api.create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    progress(
+        started,
+        &format!("starting {} server", args.berth.display()),
+    );
+    let mut server = server::BerthServer::spawn(&args.berth)?;
+    let ready = server.wait_ready(Duration::from_secs(60)).await?;
+    progress(
+        started,
+        &format!("server pid {} listening on port {}", server.pid, ready.port),
+    );
+    let config = ready.config;
+    let port = ready.port;
+    let admin = Client::try_from(config.clone())?;
+
+    let discovery = discovery::kubectl_like(&admin).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_discovery_kib = server.rss_kib()?;
+    progress(started, "discovery + OpenAPI fetched");
+
+    for ns in ["bench-create", "bench-list", "bench-watch"] {
+        create_namespace(&admin, ns).await?;
+    }
+
+    // 1. creates
+    let secs = Duration::from_secs(args.create_seconds);
+    let mut creates = Vec::new();
+    for (label, n_clients, tasks, duration, prefix) in [
+        ("8 clients × 8 tasks (64 in flight)", 8, 8, secs, "a"),
+        ("1 client × 64 tasks (64 in flight)", 1, 64, secs, "b"),
+        ("1 client × 1 task (sequential)", 1, 1, secs / 2, "c"),
+    ] {
+        progress(
+            started,
+            &format!("creates: {label} for {} s", duration.as_secs()),
+        );
+        let run = creates::run(
+            &clients(&config, n_clients)?,
+            tasks,
+            "bench-create",
+            prefix,
+            duration,
+            port,
+        )
+        .await;
+        progress(
+            started,
+            &format!(
+                "  {:.0} creates/s, {}",
+                run.per_second(),
+                run.latency.describe()
+            ),
+        );
+        creates.push((label.to_string(), run));
+    }
+
+    // 2. lists
+    progress(
+        started,
+        &format!("creating {} pods (64 in flight)", args.pods),
+    );
+    let pod_clients = clients(&config, 8)?;
+    let pod_fill = lists::create_pods(&pod_clients, "bench-list", args.pods, 64, |done| {
+        progress(started, &format!("  {done} pods"))
+    })
+    .await;
+    drop(pod_clients);
+    progress(started, "timing lists (5 of each)");
+    let lists = lists::time_lists(&admin, "bench-list", 5).await?;
+
+    // 3. watches
+    progress(
+        started,
+        &format!("opening {} watches over 10 clients", args.watchers),
+    );
+    let watch_clients = clients(&config, 10)?;
+    let watch = watches::run(
+        &watch_clients,
+        "bench-watch",
+        args.watchers,
+        args.updates,
+        Duration::from_millis(args.update_spacing_ms),
+        port,
+        |msg| progress(started, &format!("  {msg}")),
+    )
+    .await;
+    drop(watch_clients);
+    let watch = match watch {
+        Ok(w) => Some(w),
+        Err(e) => {
+            progress(started, &format!("watch phase failed: {e:#}"));
+            None
+        }
+    };
+
+    // 4. idle memory, with everything stored
+    progress(started, "idle 2 s, then reading RSS");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after_workload_kib = server.rss_kib()?;
+
+    report::print(&report::Report {
+        startup: ready.startup,
+        discovery,
+        creates,
+        pod_fill: Some(pod_fill),
+        lists,
+        watch,
+        memory: report::Memory {
+            at_start_kib: ready.rss_at_start_kib,
+            after_discovery_kib,
+            after_workload_kib,
+        },
+        total: started.elapsed(),
+    });
+    Ok(())
+}

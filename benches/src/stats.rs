@@ -74,7 +74,17 @@ mod tests {
     fn empty_and_single_samples() {
         assert_eq!(Summary::of(vec![]).count, 0);
         let one = Summary::of(vec![Duration::from_millis(7)]);
-        assert_eq!((one.p50, one.p99, one.max), (one.max, one.max, Duration::from_millis(7)));
-        assert_eq!(median(vec![Duration::from_millis(3), Duration::from_millis(1), Duration::from_millis(2)]), Duration::from_millis(2));
+        assert_eq!(
+            (one.p50, one.p99, one.max),
+            (one.max, one.max, Duration::from_millis(7))
+        );
+        assert_eq!(
+            median(vec![
+                Duration::from_millis(3),
+                Duration::from_millis(1),
+                Duration::from_millis(2)
+            ]),
+            Duration::from_millis(2)
+        );
     }
 }

@@ -122,7 +122,10 @@ impl FieldError {
             // As upstream's field.Error: every type but these shows the bad value.
             if !matches!(
                 self.error_type,
-                FieldErrorType::Required | FieldErrorType::Forbidden | FieldErrorType::TooLong | FieldErrorType::Internal
+                FieldErrorType::Required
+                    | FieldErrorType::Forbidden
+                    | FieldErrorType::TooLong
+                    | FieldErrorType::Internal
             ) {
                 s.push_str(": ");
                 s.push_str(&render_value(v));
@@ -377,8 +380,16 @@ mod tests {
 
     #[test]
     fn not_found_field_shows_the_value() {
-        let e = FieldError { error_type: FieldErrorType::NotFound, field: "spec.containers[0].volumeMounts[0].name".into(), bad_value: Some("vol".into()), detail: String::new() };
-        assert_eq!(e.message(), "spec.containers[0].volumeMounts[0].name: Not found: \"vol\"");
+        let e = FieldError {
+            error_type: FieldErrorType::NotFound,
+            field: "spec.containers[0].volumeMounts[0].name".into(),
+            bad_value: Some("vol".into()),
+            detail: String::new(),
+        };
+        assert_eq!(
+            e.message(),
+            "spec.containers[0].volumeMounts[0].name: Not found: \"vol\""
+        );
     }
 
     #[test]

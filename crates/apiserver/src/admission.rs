@@ -137,7 +137,12 @@ fn allocate_service(srv: &Server, svc: &mut Value, old: Option<&Value>) -> Resul
         if let Some(ip) = o.pointer("/spec/clusterIP").and_then(Value::as_str) {
             ips.remove(ip);
         }
-        for p in o.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
+        for p in o
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
                 ports.remove(&n);
             }

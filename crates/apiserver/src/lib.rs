@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod convert;
 pub mod delete;
 pub mod discovery;
+pub mod events;
 pub mod list;
 pub mod metrics;
 pub mod patch;

@@ -34,6 +34,7 @@ pub struct Metrics {
     watches: Family<Resource, Gauge>,
     writes: Family<Resource, Counter>,
     listed: Family<Resource, Counter>,
+    store_latency: Family<StoreOp, Histogram>,
 }
 
 impl Default for Metrics {
@@ -77,6 +78,14 @@ impl Metrics {
             "Objects returned by lists",
             listed.clone(),
         );
+        let store_latency = Family::<StoreOp, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00005, 2.0, 18))
+        });
+        registry.register(
+            "berth_store_operation_duration_seconds",
+            "State store latency by operation and result",
+            store_latency.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -84,6 +93,7 @@ impl Metrics {
             watches,
             writes,
             listed,
+            store_latency,
         }
     }
 
@@ -136,5 +146,105 @@ impl Metrics {
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
         out
+    }
+}
+
+/// A store wrapper that records each operation's latency and outcome.
+pub struct MeteredStore {
+    inner: std::sync::Arc<dyn berth_store::Store>,
+    latency: Family<StoreOp, Histogram>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreOp {
+    pub operation: String,
+    pub result: String,
+}
+
+impl MeteredStore {
+    pub fn wrap(inner: std::sync::Arc<dyn berth_store::Store>, metrics: &Metrics) -> Self {
+        Self {
+            inner,
+            latency: metrics.store_latency.clone(),
+        }
+    }
+
+    fn observe<T>(&self, op: &str, started: std::time::Instant, r: &berth_store::Result<T>) {
+        let result = match r {
+            Ok(_) => "ok",
+            Err(berth_store::StoreError::Conflict { .. }) => "conflict",
+            Err(berth_store::StoreError::NotFound(_)) => "not_found",
+            Err(berth_store::StoreError::AlreadyExists(_)) => "exists",
+            Err(_) => "error",
+        };
+        self.latency
+            .get_or_create(&StoreOp {
+                operation: op.into(),
+                result: result.into(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+macro_rules! metered {
+    ($self:ident, $op:literal, $call:expr) => {{
+        let started = std::time::Instant::now();
+        let r = $call.await;
+        $self.observe($op, started, &r);
+        r
+    }};
+}
+
+#[async_trait::async_trait]
+impl berth_store::Store for MeteredStore {
+    async fn get(&self, key: &str) -> berth_store::Result<Option<berth_store::KeyValue>> {
+        metered!(self, "get", self.inner.get(key))
+    }
+    async fn list(
+        &self,
+        opts: berth_store::ListOptions,
+    ) -> berth_store::Result<berth_store::ListResult> {
+        metered!(self, "list", self.inner.list(opts))
+    }
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+    ) -> berth_store::Result<berth_store::KeyValue> {
+        metered!(self, "create", self.inner.create(key, value))
+    }
+    async fn update(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: berth_store::Revision,
+    ) -> berth_store::Result<berth_store::KeyValue> {
+        metered!(self, "update", self.inner.update(key, value, expected))
+    }
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<berth_store::Revision>,
+    ) -> berth_store::Result<berth_store::KeyValue> {
+        metered!(self, "delete", self.inner.delete(key, expected))
+    }
+    async fn watch(
+        &self,
+        prefix: &str,
+        after: berth_store::Revision,
+    ) -> berth_store::Result<berth_store::WatchStream> {
+        metered!(self, "watch", self.inner.watch(prefix, after))
+    }
+    async fn current_revision(&self) -> berth_store::Result<berth_store::Revision> {
+        metered!(self, "current_revision", self.inner.current_revision())
+    }
+    async fn compact(&self, revision: berth_store::Revision) -> berth_store::Result<()> {
+        metered!(self, "compact", self.inner.compact(revision))
+    }
+    async fn compacted_revision(&self) -> berth_store::Result<berth_store::Revision> {
+        self.inner.compacted_revision().await
+    }
+    async fn count(&self, prefix: &str) -> berth_store::Result<u64> {
+        metered!(self, "count", self.inner.count(prefix))
     }
 }

@@ -55,13 +55,15 @@ pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running,
         source,
     })?;
     config.bind = addr; // port 0 → the port actually bound
+    let metrics = crate::metrics::Metrics::new();
+    let store: Arc<dyn Store> = Arc::new(crate::metrics::MeteredStore::wrap(store, &metrics));
     let cache = cache::WatchCache::start(store.clone()).await?;
     let srv = Arc::new(Server {
         store,
         cache,
         openapi: Arc::new(berth_openapi::OpenApi::new()),
         config,
-        metrics: crate::metrics::Metrics::new(),
+        metrics,
         pki,
         alloc_lock: Default::default(),
         pending_ips: Default::default(),

@@ -630,11 +630,21 @@ fn scale_and_auth() {
 fn dispatcher_picks_kubectl_133_and_it_works() {
     let c = Cluster::shared();
     let dispatcher = "/usr/bin/kubectl";
-    assert!(std::path::Path::new(dispatcher).exists(), "{dispatcher} is missing on this machine");
+    assert!(
+        std::path::Path::new(dispatcher).exists(),
+        "{dispatcher} is missing on this machine"
+    );
     let run = |args: &[&str]| {
-        let out = c.kubectl_cmd_with(dispatcher, args).output().expect("kubectl");
+        let out = c
+            .kubectl_cmd_with(dispatcher, args)
+            .output()
+            .expect("kubectl");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     };
     let v: Value = serde_json::from_str(&run(&["version", "-o", "json"])).expect("json");
@@ -647,8 +657,18 @@ fn dispatcher_picks_kubectl_133_and_it_works() {
     let out = run(&["apply", "--server-side", "-n", "k133", "-f", &web_yaml()]);
     assert!(out.contains("serverside-applied"), "{out}");
     let out = run(&["get", "deploy,svc,cm", "-n", "k133"]);
-    assert!(out.contains("deployment.apps/web") && out.contains("service/web"), "{out}");
-    let out = run(&["create", "deployment", "api", "--image=busybox", "-n", "k133"]);
+    assert!(
+        out.contains("deployment.apps/web") && out.contains("service/web"),
+        "{out}"
+    );
+    let out = run(&[
+        "create",
+        "deployment",
+        "api",
+        "--image=busybox",
+        "-n",
+        "k133",
+    ]);
     assert!(out.contains("deployment.apps/api created"), "{out}");
     let out = run(&["delete", "namespace", "k133"]);
     assert!(out.contains("namespace \"k133\" deleted"), "{out}");

@@ -19,11 +19,19 @@ impl TestServer {
     pub async fn with_store(store: Arc<dyn Store>, dir: tempfile::TempDir) -> Self {
         let mut config = Config::new(dir.path().to_path_buf(), 0);
         config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let running = berth_apiserver::start(config, store.clone()).await.expect("start API server");
+        let running = berth_apiserver::start(config, store.clone())
+            .await
+            .expect("start API server");
         let kubeconfig = dir.path().join("kubeconfig.yaml");
         let url = format!("https://127.0.0.1:{}", running.addr.port());
-        berth_apiserver::pki::write_kubeconfig(&kubeconfig, &url, &running.server.pki).expect("kubeconfig");
-        TestServer { dir, running, kubeconfig, store }
+        berth_apiserver::pki::write_kubeconfig(&kubeconfig, &url, &running.server.pki)
+            .expect("kubeconfig");
+        TestServer {
+            dir,
+            running,
+            kubeconfig,
+            store,
+        }
     }
 
     /// Memory store: fastest, for behaviour tests.
@@ -46,9 +54,10 @@ impl TestServer {
     /// A kube client authenticated with the admin client certificate.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("kube config");
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .expect("kube config");
         kube::Client::try_from(config).expect("kube client")
     }
 
@@ -56,9 +65,15 @@ impl TestServer {
     pub async fn store_dump(&self) -> Vec<(String, Vec<u8>, i64)> {
         let list = self
             .store
-            .list(berth_store::ListOptions { prefix: "/registry/".into(), ..Default::default() })
+            .list(berth_store::ListOptions {
+                prefix: "/registry/".into(),
+                ..Default::default()
+            })
             .await
             .expect("list store");
-        list.items.into_iter().map(|kv| (kv.key, kv.value, kv.mod_revision)).collect()
+        list.items
+            .into_iter()
+            .map(|kv| (kv.key, kv.value, kv.mod_revision))
+            .collect()
     }
 }

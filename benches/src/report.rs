@@ -1,0 +1,193 @@
+//! The printed table: one section per figure, goals from the issue beside them.
+
+use crate::creates::CreateRun;
+use crate::discovery::Fetch;
+use crate::lists::{ListTiming, PodFill};
+use crate::stats::ms;
+use crate::watches::WatchRun;
+use std::time::Duration;
+
+pub struct Memory {
+    pub at_start_kib: u64,
+    pub after_discovery_kib: u64,
+    pub after_workload_kib: u64,
+}
+
+pub struct Report {
+    pub startup: Duration,
+    pub discovery: Vec<Fetch>,
+    pub creates: Vec<(String, CreateRun)>,
+    pub pod_fill: Option<PodFill>,
+    pub lists: Vec<ListTiming>,
+    pub watch: Option<WatchRun>,
+    pub memory: Memory,
+    pub total: Duration,
+}
+
+fn rule() {
+    println!("{}", "─".repeat(100));
+}
+
+fn mb(kib: u64) -> String {
+    format!("{:.1} MB", kib as f64 / 1024.0)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+pub fn print(r: &Report) {
+    println!();
+    rule();
+    println!(
+        "berth-bench: one `berth server` (SQLite store, fsync on; HTTPS with client certs), {} CPUs shared with this client",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "server ready in {:.2} s; whole run {:.0} s",
+        r.startup.as_secs_f64(),
+        r.total.as_secs_f64()
+    );
+    rule();
+
+    println!("1. CREATES — ConfigMaps with ~100 B of data, durable (each answered after commit)");
+    println!("   kube 5's client is HTTP/1.1 only: no h2 multiplexing; a Client pools one connection per request in flight");
+    println!(
+        "   {:<34} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "shape", "creates/s", "p50", "p99", "max", "conns", "errors"
+    );
+    for (label, c) in &r.creates {
+        println!(
+            "   {:<34} {:>9.0} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            label,
+            c.per_second(),
+            ms(c.latency.p50),
+            ms(c.latency.p99),
+            ms(c.latency.max),
+            c.peak_connections,
+            c.errors
+        );
+        if let Some(e) = &c.first_error {
+            println!("      first error: {}", truncate(e, 90));
+        }
+    }
+    if let Some((label, best)) = r
+        .creates
+        .iter()
+        .filter(|(_, c)| c.clients * c.tasks_per_client >= 64)
+        .max_by(|a, b| a.1.per_second().total_cmp(&b.1.per_second()))
+    {
+        println!(
+            "   goal ≥ 3000/s with p99 ≤ 50 ms at 64 in flight: {:.0}/s ({}), p99 {} → {}",
+            best.per_second(),
+            verdict(best.per_second() >= 3000.0),
+            ms(best.latency.p99),
+            verdict(best.latency.p99 <= Duration::from_millis(50)),
+        );
+        println!("   (best shape: {label}; conns = peak established server-side connections)");
+    }
+    rule();
+
+    println!("2. LISTS — pods in one namespace (median of 5; time to the last byte, client decode included)");
+    if let Some(f) = &r.pod_fill {
+        println!(
+            "   stored {} pods in {:.1} s ({:.0}/s, 64 in flight), {} errors",
+            f.created,
+            f.elapsed.as_secs_f64(),
+            f.created as f64 / f.elapsed.as_secs_f64().max(1e-9),
+            f.errors
+        );
+        if let Some(e) = &f.first_error {
+            println!("      first error: {}", truncate(e, 90));
+        }
+    }
+    println!(
+        "   {:<38} {:>9} {:>9} {:>9} {:>7} {:>6} {:>9} {:>9}",
+        "list", "median", "min", "max", "items", "pages", "MB", "kind"
+    );
+    for l in &r.lists {
+        println!(
+            "   {:<38} {:>9} {:>9} {:>9} {:>7} {:>6} {:>9.1} {:>9}",
+            l.what,
+            ms(l.median),
+            ms(l.min),
+            ms(l.max),
+            l.items,
+            l.pages,
+            l.bytes as f64 / 1e6,
+            l.kind
+        );
+    }
+    rule();
+
+    println!("3. WATCH — delay from an update's response to its event at each watcher");
+    if let Some(w) = &r.watch {
+        println!(
+            "   {} of {} watches open in {:.1} s ({} failed; {} server connections)",
+            w.watchers_open,
+            w.watchers_wanted,
+            w.setup.as_secs_f64(),
+            w.open_errors,
+            w.peak_connections
+        );
+        println!(
+            "   {} updates (merge patch), update latency {}",
+            w.updates,
+            w.update_latency.describe()
+        );
+        println!(
+            "   delivery delay {} over {} events",
+            w.delay.describe(),
+            w.delay.count
+        );
+        println!(
+            "   delivered {}/{} events; {}/{} watchers got every event → {}; {} arrived before the writer had its response",
+            w.delivered,
+            w.expected,
+            w.complete_watchers,
+            w.watchers_wanted,
+            if w.delivered == w.expected && w.expected > 0 { "yes" } else { "NO" },
+            w.before_response
+        );
+        if let Some(e) = &w.first_error {
+            println!("      first error: {}", truncate(e, 90));
+        }
+    } else {
+        println!("   not run");
+    }
+    rule();
+
+    println!("4. MEMORY — VmRSS of the berth server process");
+    println!(
+        "   right after start, before any request      {:>10}",
+        mb(r.memory.at_start_kib)
+    );
+    let fetched: Vec<String> = r
+        .discovery
+        .iter()
+        .map(|f| format!("{} {} KB in {}", f.path, f.bytes / 1000, ms(f.took)))
+        .collect();
+    println!(
+        "   after discovery + OpenAPI v3               {:>10}   ({})",
+        mb(r.memory.after_discovery_kib),
+        fetched.join(", ")
+    );
+    println!(
+        "   after the workload, idle 2 s               {:>10}   goal idle ≤ 50 MB → {}",
+        mb(r.memory.after_workload_kib),
+        verdict(r.memory.after_workload_kib <= 50 * 1024)
+    );
+    rule();
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
