@@ -50,6 +50,14 @@ pub async fn ensure(srv: &Arc<Server>) {
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"clusterIP": ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
     })).await;
+    let advertised: Option<std::net::IpAddr> = srv.config.advertise_address.parse().ok();
+    if advertised.is_none_or(|ip| ip.is_loopback()) {
+        tracing::warn!(
+            "the kubernetes Service has no endpoints: the advertise address {} is not reachable from pods; pass --advertise-address",
+            srv.config.advertise_address
+        );
+        return;
+    }
     ensure_object(srv, "", "v1", "endpoints", Some("default"), json!({
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},

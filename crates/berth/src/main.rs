@@ -50,9 +50,10 @@ struct ServerArgs {
     /// Service virtual IPs come from this range.
     #[arg(long, default_value = "10.43.0.0/16")]
     service_cidr: String,
-    /// Address other machines reach the API server at.
-    #[arg(long, default_value = "127.0.0.1")]
-    advertise_address: String,
+    /// Address other machines reach the API server at (default: this host's first
+    /// non-loopback IPv4 address).
+    #[arg(long)]
+    advertise_address: Option<String>,
     /// Extra names or IPs for the API server's certificate (repeatable).
     #[arg(long)]
     tls_san: Vec<String>,
@@ -69,6 +70,7 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Command::Version => {
@@ -120,7 +122,11 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             .parse::<Cidr>()
             .map_err(anyhow::Error::msg)
             .context("--service-cidr")?;
-        config.advertise_address = args.advertise_address.clone();
+        config.advertise_address = args
+            .advertise_address
+            .clone()
+            .or_else(host_ip)
+            .unwrap_or_else(|| "127.0.0.1".into());
         config.tls_sans = args.tls_san.clone();
         let running = berth_apiserver::start(config, store)
             .await
@@ -158,6 +164,18 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
         wait_for_signal().await;
         eprintln!("shutting down");
         Ok(())
+    })
+}
+
+/// This host's first local, non-loopback IPv4 address, read from the kernel's
+/// routing tables (no packets are sent).
+fn host_ip() -> Option<String> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
+    let lines: Vec<&str> = trie.lines().collect();
+    lines.windows(2).find_map(|w| {
+        let addr = w[0].trim().strip_prefix("|-- ")?;
+        let local = w[1].contains("/32 host LOCAL");
+        (local && !addr.starts_with("127.")).then(|| addr.to_string())
     })
 }
 
