@@ -27,6 +27,57 @@ fn add_finalizer(obj: &mut Value, f: &str) {
     }
 }
 
+/// What a delete did: removed the object now, or marked it (grace period,
+/// finalizers) so that it goes later.
+#[derive(Debug)]
+pub enum Outcome {
+    Deleted(Value),
+    Pending(Value),
+}
+
+impl Outcome {
+    pub fn object(&self) -> &Value {
+        match self {
+            Self::Deleted(o) | Self::Pending(o) => o,
+        }
+    }
+    pub fn into_object(self) -> Value {
+        match self {
+            Self::Deleted(o) | Self::Pending(o) => o,
+        }
+    }
+}
+
+/// Kinds whose registry returns the deleted object rather than a Status
+/// (upstream's `ReturnDeletedObject`).
+pub fn returns_deleted_object(info: &ResourceInfo) -> bool {
+    info.group.is_empty()
+        && matches!(info.kind, "Pod" | "Service" | "ServiceAccount" | "PersistentVolume" | "PersistentVolumeClaim" | "Namespace")
+}
+
+/// The response body of a delete: the object, or `Status{Success}` naming it.
+pub fn response_body(info: &ResourceInfo, outcome: Outcome) -> Value {
+    match outcome {
+        Outcome::Deleted(obj) if !returns_deleted_object(info) => {
+            let mut details = json!({
+                "name": obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+                "kind": info.plural,
+                "uid": obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+            });
+            if !info.group.is_empty() {
+                details["group"] = json!(info.group);
+            }
+            berth_api::status::success_status(Some(details))
+        }
+        other => other.into_object(),
+    }
+}
+
+/// dryRun=All in the query or in the DeleteOptions body.
+pub fn is_dry_run(q: &Query, opts: &Value) -> bool {
+    q.dry_run() || opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"))
+}
+
 fn is_pod(info: &ResourceInfo) -> bool {
     info.group.is_empty() && info.kind == "Pod"
 }
@@ -38,7 +89,7 @@ pub async fn delete(
     name: &str,
     opts: &Value,
     dry_run: bool,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<Outcome, ApiError> {
     for _ in 0..8 {
         let (mut obj, rev) = read(srv, info, ns, name).await?;
         if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
@@ -96,19 +147,19 @@ pub async fn delete(
             // A repeated delete may only shorten a pod's grace period (force delete = 0).
             if is_pod(info) && grace_opt == Some(0) && finalizers.is_empty() {
                 if dry_run {
-                    return Ok((StatusCode::OK, obj));
+                    return Ok(Outcome::Deleted(obj));
                 }
                 let kv = srv.store.delete(&key, Some(rev)).await;
                 match kv {
                     Ok(kv) => {
                         srv.cache.wait_for(kv.mod_revision).await;
-                        return Ok((StatusCode::OK, obj));
+                        return Ok(Outcome::Deleted(obj));
                     }
                     Err(berth_store::StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(store_err(info, name, e)),
                 }
             }
-            return Ok((StatusCode::OK, obj));
+            return Ok(Outcome::Pending(obj));
         }
 
         let policy = match opts.get("propagationPolicy").and_then(Value::as_str) {
@@ -149,7 +200,7 @@ pub async fn delete(
                 obj["status"]["phase"] = json!("Terminating");
             }
             if dry_run {
-                return Ok((StatusCode::OK, obj));
+                return Ok(Outcome::Pending(obj));
             }
             match srv
                 .store
@@ -159,20 +210,20 @@ pub async fn delete(
                 Ok(kv) => {
                     obj["metadata"]["resourceVersion"] = json!(kv.mod_revision.to_string());
                     srv.cache.wait_for(kv.mod_revision).await;
-                    return Ok((StatusCode::OK, obj));
+                    return Ok(Outcome::Pending(obj));
                 }
                 Err(berth_store::StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(store_err(info, name, e)),
             }
         }
         if dry_run {
-            return Ok((StatusCode::OK, obj));
+            return Ok(Outcome::Deleted(obj));
         }
         match srv.store.delete(&key, Some(rev)).await {
             Ok(kv) => {
                 srv.cache.wait_for(kv.mod_revision).await;
                 srv.metrics.object_written(info.plural);
-                return Ok((StatusCode::OK, obj));
+                return Ok(Outcome::Deleted(obj));
             }
             Err(berth_store::StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_err(info, name, e)),
@@ -204,8 +255,8 @@ pub async fn delete_collection(
             .and_then(Value::as_str)
             .unwrap_or("");
         let ons = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-        match delete(srv, info, ons, name, opts, q.dry_run()).await {
-            Ok((_, o)) => deleted.push(o),
+        match delete(srv, info, ons, name, opts, is_dry_run(q, opts)).await {
+            Ok(o) => deleted.push(o.into_object()),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }

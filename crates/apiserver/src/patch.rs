@@ -93,7 +93,7 @@ pub async fn patch(
         PatchType::Apply => body::decode_yaml(raw)?,
         _ => body::decode_json(raw)?,
     };
-    if ptype != PatchType::Json && !doc.is_object() {
+    if matches!(ptype, PatchType::Strategic | PatchType::Apply) && !doc.is_object() {
         return Err(ApiError::bad_request("the patch must be a JSON object"));
     }
     if ptype == PatchType::Json && !doc.is_array() {
@@ -103,8 +103,9 @@ pub async fn patch(
     }
     let manager = rest::field_manager(q, headers);
     if ptype == PatchType::Apply && q.get("fieldManager").is_none_or(str::is_empty) {
-        return Err(ApiError::bad_request(
-            "PATCH request for server-side apply must have a fieldManager query parameter",
+        return Err(rest::invalid_options(
+            "PatchOptions",
+            &[berth_api::status::FieldError::required("fieldManager", "is required for apply patch")],
         ));
     }
     let schemas = srv.openapi.schemas(info.group, info.version);
@@ -126,7 +127,7 @@ pub async fn patch(
             Err(e) if e.code == 404 && ptype == PatchType::Apply && !status_only => {
                 let mut applied = doc.clone();
                 rest::check_type(info, &mut applied)?;
-                rest::check_fields(srv, info, q, &applied)?;
+                rest::check_fields(srv, info, q, &applied, "PatchOptions")?;
                 if applied.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
                     return Err(ApiError::bad_request(format!(
                         "the name of the object does not match the name on the URL ({name})"
@@ -170,10 +171,9 @@ pub async fn patch(
                 berth_patch::json_patch(&served, &doc).map_err(patch_err)?,
                 false,
             ),
-            PatchType::Merge => (
-                berth_patch::merge_patch(&served, &doc).map_err(patch_err)?,
-                false,
-            ),
+            // RFC 7386: a patch that is not an object replaces the whole target.
+            PatchType::Merge if !doc.is_object() => (doc.clone(), false),
+            PatchType::Merge => (berth_patch::merge_patch(&served, &doc).map_err(patch_err)?, false),
             PatchType::Strategic => (
                 berth_patch::strategic_merge_patch(&served, &doc, &s, &root).map_err(patch_err)?,
                 false,
@@ -199,8 +199,13 @@ pub async fn patch(
                 (out, true)
             }
         };
-        rest::check_type(info, &mut patched)?;
-        rest::check_fields(srv, info, q, &patched)?;
+        if let Err(e) = rest::check_type(info, &mut patched) {
+            let patch_text = String::from_utf8_lossy(raw).to_string();
+            return Err(ApiError::invalid(info.group, info.kind, name, &[berth_api::status::FieldError::invalid(
+                "patch", patch_text, e.message,
+            )]));
+        }
+        rest::check_fields(srv, info, q, &patched, "PatchOptions")?;
         if patched.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",

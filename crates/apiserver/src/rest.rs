@@ -12,7 +12,7 @@ use crate::request::{Query, ResourceRequest, Verb};
 use crate::{admission, convert, strategy, table, Server, User};
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
-use berth_api::status::ApiError;
+use berth_api::status::{ApiError, FieldError};
 use berth_api::ResourceInfo;
 use berth_store::{KeyValue, Revision, StoreError};
 use serde_json::{json, Value};
@@ -166,9 +166,14 @@ pub async fn handle(
         }
         Verb::Delete => {
             let opts = delete_options(&q, &body)?;
-            let (code, obj) =
-                crate::delete::delete(srv, info, ns, &name, &opts, q.dry_run()).await?;
-            Ok(respond_object(info, code, obj, &headers, &q))
+            let dry_run = crate::delete::is_dry_run(&q, &opts);
+            let outcome = crate::delete::delete(srv, info, ns, &name, &opts, dry_run).await?;
+            match outcome {
+                crate::delete::Outcome::Deleted(_) if !crate::delete::returns_deleted_object(info) => Ok(
+                    crate::body::json_response(StatusCode::OK, &crate::delete::response_body(info, outcome)),
+                ),
+                other => Ok(respond_object(info, StatusCode::OK, other.into_object(), &headers, &q)),
+            }
         }
         Verb::DeleteCollection => {
             let opts = delete_options(&q, &body)?;
@@ -217,58 +222,65 @@ pub fn delete_options(q: &Query, body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Check apiVersion/kind of a body against the endpoint; fill them when absent.
+/// Mismatches are worded as kube-apiserver's decoder words them.
 pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request(
-            "the request body must be a JSON object",
-        ));
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
     };
     let api_version = info.api_version();
-    match map.get("apiVersion").and_then(Value::as_str) {
-        None | Some("") => {
-            map.insert("apiVersion".into(), json!(api_version));
-        }
-        Some(v) if v == api_version => {}
-        Some(v) => {
+    let body_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let body_kind = map.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let version = if body_version.is_empty() { api_version.clone() } else { body_version.clone() };
+    let kind = if body_kind.is_empty() { info.kind.to_string() } else { body_kind.clone() };
+    if version != api_version || kind != info.kind {
+        let (g, v) = berth_api::registry::split_api_version(&version);
+        if berth_api::registry::lookup_kind(g, v, &kind).is_none() {
             return Err(ApiError::bad_request(format!(
-                "the API version in the data ({v}) does not match the expected API version ({api_version})"
-            )))
+                "no kind \"{kind}\" is registered for version \"{version}\" in scheme \"pkg/api/legacyscheme/scheme.go:30\""
+            )));
         }
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {}: the object provided is unrecognized (must be of type {})",
+            info.kind, info.kind
+        )));
     }
-    match map.get("kind").and_then(Value::as_str) {
-        None | Some("") => {
-            map.insert("kind".into(), json!(info.kind));
-        }
-        Some(k) if k == info.kind => {}
-        Some(k) => {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                info.kind
-            )))
-        }
-    }
+    map.insert("apiVersion".into(), json!(api_version));
+    map.insert("kind".into(), json!(info.kind));
     match map.get("metadata") {
-        None => {
+        None | Some(Value::Null) => {
             map.insert("metadata".into(), json!({}));
         }
         Some(Value::Object(_)) => {}
-        Some(_) => return Err(ApiError::bad_request("metadata must be an object")),
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: json: cannot unmarshal into Go struct field {kind}.metadata of type v1.ObjectMeta",
+                info.version
+            )))
+        }
     }
     Ok(())
 }
 
+/// 422 for bad request options, e.g. `PatchOptions.meta.k8s.io "" is invalid: ...`.
+pub fn invalid_options(options_kind: &str, errors: &[FieldError]) -> ApiError {
+    ApiError::invalid("meta.k8s.io", options_kind, "", errors)
+}
+
 /// Strict/Warn field validation. Returns warnings for Warn.
+/// `options_kind` names the request options in errors: CreateOptions, UpdateOptions, PatchOptions.
 pub fn check_fields(
     srv: &Server,
     info: &ResourceInfo,
     q: &Query,
     obj: &Value,
+    options_kind: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mode = q.get("fieldValidation").unwrap_or("Warn");
+    let mode = q.get("fieldValidation").filter(|m| !m.is_empty()).unwrap_or("Warn");
     if !matches!(mode, "Strict" | "Warn" | "Ignore") {
-        return Err(ApiError::bad_request(format!(
-            "fieldValidation parameter unsupported: {mode}. Supported values: Ignore, Warn, Strict"
-        )));
+        return Err(invalid_options(
+            options_kind,
+            &[FieldError::not_supported("fieldValidation", mode, &["", "Ignore", "Strict", "Warn"])],
+        ));
     }
     if mode == "Ignore" {
         return Ok(vec![]);
@@ -362,7 +374,7 @@ pub async fn create(
     user: &User,
 ) -> Result<(StatusCode, Value), ApiError> {
     check_type(info, &mut obj)?;
-    check_fields(srv, info, q, &obj)?;
+    check_fields(srv, info, q, &obj, "CreateOptions")?;
     let manager = field_manager(q, headers);
     let obj = prepare_create(srv, info, ns, obj, user)?;
     let obj = if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
@@ -425,15 +437,11 @@ pub fn prepare_create(
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    for k in [
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "selfLink",
-        "managedFields",
-    ] {
+    for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
         meta.remove(k);
     }
     strategy::prepare_for_create(info, &mut obj);
+    strategy::fold_string_data(info, &mut obj);
     berth_defaults::apply_defaults(info.group, info.version, info.kind, &mut obj);
     berth_defaults::prepare_for_create(info.group, info.version, info.kind, &mut obj);
     admission::admit_create(srv, info, &mut obj, user)?;
@@ -492,7 +500,7 @@ pub async fn update(
     status_only: bool,
 ) -> Result<(StatusCode, Value), ApiError> {
     check_type(info, &mut obj)?;
-    check_fields(srv, info, q, &obj)?;
+    check_fields(srv, info, q, &obj, "UpdateOptions")?;
     let body_name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -585,7 +593,9 @@ pub async fn commit_update(
     let (old, rev) = current;
     let served_old = old.clone();
     strategy::prepare_for_update(info, &old, &mut new, status_only);
+    strategy::fold_string_data(info, &mut new);
     berth_defaults::apply_defaults(info.group, info.storage_version, info.kind, &mut new);
+    strategy::bump_generation(info, &old, &mut new);
     admission::admit_update(srv, info, &old, &mut new)?;
     validate(info, &new, Some(&old), status_only)?;
     if let Some(manager) = manager {

@@ -10,6 +10,8 @@
 
 mod support;
 
+#[path = "kube_client/client_features.rs"]
+mod client_features;
 #[path = "kube_client/common.rs"]
 mod common;
 #[path = "kube_client/crud.rs"]

@@ -168,7 +168,10 @@ pub async fn namespace(client: &kube::Client, name: &str) {
 pub async fn settle(server: &TestServer, client: &kube::Client) {
     let nss: Api<Namespace> = Api::all(client.clone());
     eventually("a default ServiceAccount in every namespace", || async {
-        let list = nss.list(&Default::default()).await.expect("list namespaces");
+        let list = nss
+            .list(&Default::default())
+            .await
+            .expect("list namespaces");
         for ns in list.items {
             let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns.name_any());
             if sas.get_opt("default").await.expect("get sa").is_none() {
@@ -187,7 +190,10 @@ pub async fn settle(server: &TestServer, client: &kube::Client) {
         if now == last {
             return;
         }
-        assert!(Instant::now() < deadline, "the store never stopped changing");
+        assert!(
+            Instant::now() < deadline,
+            "the store never stopped changing"
+        );
         last = now;
     }
 }
@@ -196,4 +202,30 @@ pub fn sorted_names<K: ResourceExt>(items: &[K]) -> Vec<String> {
     let mut names: Vec<String> = items.iter().map(ResourceExt::name_any).collect();
     names.sort();
     names
+}
+
+/// A typed object from its JSON form (shorter than nested struct literals).
+pub fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("JSON matches the k8s-openapi type")
+}
+
+/// Two store dumps hold the same keys, values and revisions (failures name the keys).
+pub fn assert_same_store(before: &[(String, Vec<u8>, i64)], after: &[(String, Vec<u8>, i64)]) {
+    let keys = |d: &[(String, Vec<u8>, i64)]| -> BTreeMap<String, (Vec<u8>, i64)> {
+        d.iter()
+            .map(|(k, v, r)| (k.clone(), (v.clone(), *r)))
+            .collect()
+    };
+    let (b, a) = (keys(before), keys(after));
+    let removed: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    let added: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let changed: Vec<&String> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k).is_some_and(|w| w != *v))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        removed.is_empty() && added.is_empty() && changed.is_empty(),
+        "store changed: removed {removed:?}, added {added:?}, changed {changed:?}"
+    );
 }
