@@ -52,7 +52,15 @@ impl Outcome {
 /// (upstream's `ReturnDeletedObject`).
 pub fn returns_deleted_object(info: &ResourceInfo) -> bool {
     info.group.is_empty()
-        && matches!(info.kind, "Pod" | "Service" | "ServiceAccount" | "PersistentVolume" | "PersistentVolumeClaim" | "Namespace")
+        && matches!(
+            info.kind,
+            "Pod"
+                | "Service"
+                | "ServiceAccount"
+                | "PersistentVolume"
+                | "PersistentVolumeClaim"
+                | "Namespace"
+        )
 }
 
 /// The response body of a delete: the object, or `Status{Success}` naming it.
@@ -75,7 +83,11 @@ pub fn response_body(info: &ResourceInfo, outcome: Outcome) -> Value {
 
 /// dryRun=All in the query or in the DeleteOptions body.
 pub fn is_dry_run(q: &Query, opts: &Value) -> bool {
-    q.dry_run() || opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"))
+    q.dry_run()
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"))
 }
 
 fn is_pod(info: &ResourceInfo) -> bool {

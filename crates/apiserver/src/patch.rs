@@ -105,7 +105,10 @@ pub async fn patch(
     if ptype == PatchType::Apply && q.get("fieldManager").is_none_or(str::is_empty) {
         return Err(rest::invalid_options(
             "PatchOptions",
-            &[berth_api::status::FieldError::required("fieldManager", "is required for apply patch")],
+            &[berth_api::status::FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
         ));
     }
     let schemas = srv.openapi.schemas(info.group, info.version);
@@ -127,6 +130,7 @@ pub async fn patch(
             Err(e) if e.code == 404 && ptype == PatchType::Apply && !status_only => {
                 let mut applied = doc.clone();
                 rest::check_type(info, &mut applied)?;
+                rest::check_decodes(srv, info, &applied)?;
                 rest::check_fields(srv, info, q, &applied, "PatchOptions")?;
                 if applied.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
                     return Err(ApiError::bad_request(format!(
@@ -173,7 +177,10 @@ pub async fn patch(
             ),
             // RFC 7386: a patch that is not an object replaces the whole target.
             PatchType::Merge if !doc.is_object() => (doc.clone(), false),
-            PatchType::Merge => (berth_patch::merge_patch(&served, &doc).map_err(patch_err)?, false),
+            PatchType::Merge => (
+                berth_patch::merge_patch(&served, &doc).map_err(patch_err)?,
+                false,
+            ),
             PatchType::Strategic => (
                 berth_patch::strategic_merge_patch(&served, &doc, &s, &root).map_err(patch_err)?,
                 false,
@@ -201,10 +208,16 @@ pub async fn patch(
         };
         if let Err(e) = rest::check_type(info, &mut patched) {
             let patch_text = String::from_utf8_lossy(raw).to_string();
-            return Err(ApiError::invalid(info.group, info.kind, name, &[berth_api::status::FieldError::invalid(
-                "patch", patch_text, e.message,
-            )]));
+            return Err(ApiError::invalid(
+                info.group,
+                info.kind,
+                name,
+                &[berth_api::status::FieldError::invalid(
+                    "patch", patch_text, e.message,
+                )],
+            ));
         }
+        rest::check_decodes(srv, info, &patched)?;
         rest::check_fields(srv, info, q, &patched, "PatchOptions")?;
         if patched.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
             return Err(ApiError::bad_request(format!(

@@ -169,10 +169,21 @@ pub async fn handle(
             let dry_run = crate::delete::is_dry_run(&q, &opts);
             let outcome = crate::delete::delete(srv, info, ns, &name, &opts, dry_run).await?;
             match outcome {
-                crate::delete::Outcome::Deleted(_) if !crate::delete::returns_deleted_object(info) => Ok(
-                    crate::body::json_response(StatusCode::OK, &crate::delete::response_body(info, outcome)),
-                ),
-                other => Ok(respond_object(info, StatusCode::OK, other.into_object(), &headers, &q)),
+                crate::delete::Outcome::Deleted(_)
+                    if !crate::delete::returns_deleted_object(info) =>
+                {
+                    Ok(crate::body::json_response(
+                        StatusCode::OK,
+                        &crate::delete::response_body(info, outcome),
+                    ))
+                }
+                other => Ok(respond_object(
+                    info,
+                    StatusCode::OK,
+                    other.into_object(),
+                    &headers,
+                    &q,
+                )),
             }
         }
         Verb::DeleteCollection => {
@@ -225,13 +236,31 @@ pub fn delete_options(q: &Query, body: &[u8]) -> Result<Value, ApiError> {
 /// Mismatches are worded as kube-apiserver's decoder words them.
 pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     let api_version = info.api_version();
-    let body_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let body_kind = map.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    let version = if body_version.is_empty() { api_version.clone() } else { body_version.clone() };
-    let kind = if body_kind.is_empty() { info.kind.to_string() } else { body_kind.clone() };
+    let body_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let body_kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let version = if body_version.is_empty() {
+        api_version.clone()
+    } else {
+        body_version.clone()
+    };
+    let kind = if body_kind.is_empty() {
+        info.kind.to_string()
+    } else {
+        body_kind.clone()
+    };
     if version != api_version || kind != info.kind {
         let (g, v) = berth_api::registry::split_api_version(&version);
         if berth_api::registry::lookup_kind(g, v, &kind).is_none() {
@@ -267,6 +296,22 @@ pub fn invalid_options(options_kind: &str, errors: &[FieldError]) -> ApiError {
 }
 
 /// Strict/Warn field validation. Returns warnings for Warn.
+/// A body that Kubernetes could not decode into the kind's Go type (a string
+/// where an int32 goes, a malformed quantity or time) is a 400, not a 422.
+pub fn check_decodes(srv: &Server, info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    match srv
+        .openapi
+        .decode_error(info.group, info.version, info.kind, obj)
+    {
+        None => Ok(()),
+        Some(why) => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {why}",
+            kind = info.kind,
+            v = info.version
+        ))),
+    }
+}
+
 /// `options_kind` names the request options in errors: CreateOptions, UpdateOptions, PatchOptions.
 pub fn check_fields(
     srv: &Server,
@@ -275,11 +320,18 @@ pub fn check_fields(
     obj: &Value,
     options_kind: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mode = q.get("fieldValidation").filter(|m| !m.is_empty()).unwrap_or("Warn");
+    let mode = q
+        .get("fieldValidation")
+        .filter(|m| !m.is_empty())
+        .unwrap_or("Warn");
     if !matches!(mode, "Strict" | "Warn" | "Ignore") {
         return Err(invalid_options(
             options_kind,
-            &[FieldError::not_supported("fieldValidation", mode, &["", "Ignore", "Strict", "Warn"])],
+            &[FieldError::not_supported(
+                "fieldValidation",
+                mode,
+                &["", "Ignore", "Strict", "Warn"],
+            )],
         ));
     }
     if mode == "Ignore" {
@@ -374,6 +426,7 @@ pub async fn create(
     user: &User,
 ) -> Result<(StatusCode, Value), ApiError> {
     check_type(info, &mut obj)?;
+    check_decodes(srv, info, &obj)?;
     check_fields(srv, info, q, &obj, "CreateOptions")?;
     let manager = field_manager(q, headers);
     let obj = prepare_create(srv, info, ns, obj, user)?;
@@ -437,7 +490,11 @@ pub fn prepare_create(
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for k in [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         meta.remove(k);
     }
     strategy::prepare_for_create(info, &mut obj);
@@ -500,6 +557,7 @@ pub async fn update(
     status_only: bool,
 ) -> Result<(StatusCode, Value), ApiError> {
     check_type(info, &mut obj)?;
+    check_decodes(srv, info, &obj)?;
     check_fields(srv, info, q, &obj, "UpdateOptions")?;
     let body_name = obj
         .pointer("/metadata/name")

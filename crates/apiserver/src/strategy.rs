@@ -82,11 +82,18 @@ pub fn bump_generation(info: &ResourceInfo, old: &Value, new: &mut Value) {
     if !tracks_generation(info) {
         return;
     }
-    let old_gen = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    let old_gen = old
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let spec_changed = strip_meta_status(old) != strip_meta_status(new);
-    let deleting =
-        new.pointer("/metadata/deletionTimestamp").is_some() && old.pointer("/metadata/deletionTimestamp").is_none();
-    new["metadata"]["generation"] = json!(if spec_changed || deleting { old_gen + 1 } else { old_gen });
+    let deleting = new.pointer("/metadata/deletionTimestamp").is_some()
+        && old.pointer("/metadata/deletionTimestamp").is_none();
+    new["metadata"]["generation"] = json!(if spec_changed || deleting {
+        old_gen + 1
+    } else {
+        old_gen
+    });
 }
 
 /// Secret `stringData` is write-only: merged into `data` (base64) and dropped.
@@ -95,15 +102,22 @@ pub fn fold_string_data(info: &ResourceInfo, obj: &mut Value) {
         return;
     }
     use base64::Engine;
-    let Some(map) = obj.as_object_mut() else { return };
-    let Some(Value::Object(string_data)) = map.remove("stringData") else { return };
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
     if !map.get("data").is_some_and(Value::is_object) {
         map.insert("data".into(), json!({}));
     }
     if let Some(data) = map.get_mut("data").and_then(Value::as_object_mut) {
         for (k, v) in string_data {
             if let Some(text) = v.as_str() {
-                data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+                data.insert(
+                    k,
+                    json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
             }
         }
     }

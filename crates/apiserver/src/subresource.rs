@@ -68,7 +68,15 @@ pub async fn handle(
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             rest::delete_options(&q, &[])?;
-            crate::delete::delete(srv, info, ns, name, &opts, crate::delete::is_dry_run(&q, &opts)).await?;
+            crate::delete::delete(
+                srv,
+                info,
+                ns,
+                name,
+                &opts,
+                crate::delete::is_dry_run(&q, &opts),
+            )
+            .await?;
             Ok(body::json_response(
                 StatusCode::CREATED,
                 &success_status(None),

@@ -7,10 +7,15 @@
 //! strategic merge patches (`x-kubernetes-patch-*`) and for `explain`.
 //! Documents are built on first use and cached as serialized bytes.
 
+mod decode;
 mod document;
 mod extensions;
+mod go_base64;
+mod go_quantity;
+mod go_time;
 mod kinds;
 mod paths;
+mod shape;
 mod strict;
 
 use std::sync::{Arc, OnceLock};
@@ -19,7 +24,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
 use crate::document::{document_path, group_versions, list_definition};
-use crate::strict::Shapes;
+use crate::shape::Shapes;
 
 /// A built group-version document with its content hash.
 struct Built {
@@ -167,17 +172,39 @@ impl OpenApi {
         kind: &str,
         obj: &Value,
     ) -> Vec<String> {
-        let Some(definition) = self.root_definition(group, version, kind) else {
-            return Vec::new();
-        };
+        match self.root_index(group, version, kind) {
+            Some((shapes, root)) => strict::unknown_fields(shapes, root, obj),
+            None => Vec::new(),
+        }
+    }
+
+    /// The first value in `obj` that kube-apiserver's decode into the Go
+    /// type would reject, as its error reads (the server prefixes
+    /// `<Kind> in version "<v>" cannot be handled as a <Kind>: ` and answers
+    /// 400), or None. For example "json: cannot unmarshal string into Go
+    /// struct field DeploymentSpec.spec.replicas of type int32", a Quantity
+    /// or Time parse error, "illegal base64 data at input byte 4". Unknown
+    /// fields are not reported here (see `unknown_fields`); `null` and
+    /// free-form fields accept anything. None when the kind is unknown.
+    pub fn decode_error(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        obj: &Value,
+    ) -> Option<String> {
+        let (shapes, root) = self.root_index(group, version, kind)?;
+        decode::decode_error(shapes, root, obj)
+    }
+
+    /// The shape table (built on first use) and the kind's definition in it.
+    fn root_index(&self, group: &str, version: &str, kind: &str) -> Option<(&Shapes, usize)> {
+        let definition = self.root_definition(group, version, kind)?;
         let shapes = self
             .inner
             .shapes
             .get_or_init(|| Shapes::new(&document::all_schemas()));
-        if !shapes.knows(&definition) {
-            return Vec::new();
-        }
-        shapes.unknown_fields(&definition, obj)
+        Some((shapes, shapes.index_of(&definition)?))
     }
 
     fn entry_by_path(&self, path: &str) -> Option<&GroupVersionEntry> {

@@ -320,5 +320,8 @@ async fn apply_requires_a_field_manager_and_updates_record_their_manager() {
     let status = api_error(cms.patch("owned", &no_manager, &Patch::Apply(&body)).await);
     // kube-apiserver's ValidatePatchOptions: 422 `PatchOptions.meta.k8s.io "" is invalid`.
     assert_eq!(status.code, 422, "{status:?}");
-    assert!(status.message.contains("fieldManager: Required value"), "{status:?}");
+    assert!(
+        status.message.contains("fieldManager: Required value"),
+        "{status:?}"
+    );
 }

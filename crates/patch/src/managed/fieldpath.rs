@@ -291,6 +291,33 @@ impl FieldSet {
         FieldSet { members, children }
     }
 
+    /// A copy where every child node `promote` accepts is also a member.
+    /// `ctx` is the caller's notion of the position of this node (e.g. its
+    /// schema type); `descend` gives a child's.
+    pub(crate) fn with_promoted_members<C: Copy>(
+        &self,
+        ctx: C,
+        descend: &impl Fn(C, &PathElement) -> C,
+        promote: &impl Fn(C, &PathElement) -> bool,
+    ) -> FieldSet {
+        let mut members = self.members.clone();
+        let mut children = BTreeMap::new();
+        for (element, child) in &self.children {
+            if child.is_empty() {
+                continue;
+            }
+            if promote(ctx, element) {
+                members.insert(element.clone());
+            }
+            let child_ctx = descend(ctx, element);
+            children.insert(
+                element.clone(),
+                child.with_promoted_members(child_ctx, descend, promote),
+            );
+        }
+        FieldSet { members, children }
+    }
+
     /// Every member path, in order.
     pub fn paths(&self) -> Vec<Path> {
         let mut out = Vec::new();

@@ -263,7 +263,11 @@ fn apply_once(
         });
     }
 
-    let applied_set = ownership_filter(typed.field_set(applied, ty).map_err(ApplyError::Invalid)?);
+    // Unfiltered, the applied set still names `metadata` (through
+    // `.metadata.name`), as inside structured-merge-diff's Apply; pruning
+    // needs that so `metadata` itself is never seen as abandoned.
+    let applied_full = typed.field_set(applied, ty).map_err(ApplyError::Invalid)?;
+    let applied_set = ownership_filter(applied_full.clone());
     let mut merged = typed
         .merge(Some(&live_clean), applied, ty)
         .map_err(ApplyError::Invalid)?;
@@ -293,10 +297,19 @@ fn apply_once(
     };
 
     if let Some(previous) = previously_applied {
+        // structured-merge-diff's prune: remove what the applier applied
+        // last time unless anyone (this applier's new configuration, other
+        // appliers, updaters) still owns it, comparing both sides with named
+        // struct fields as members. Without that, a `.` node such as
+        // `.spec.ports` (recorded by an Update, then moved into this
+        // applier's set by kubectl's csaupgrade) would look abandoned while
+        // the applier still sets `.spec.ports[...].port`, and be removed.
         let owned = entries
             .iter()
-            .fold(FieldSet::new(), |all, entry| all.union(&entry.set));
-        let abandoned = previous.difference(&owned);
+            .fold(applied_full, |all, entry| all.union(&entry.set));
+        let abandoned = typed
+            .with_named_fields_as_members(&previous, ty)
+            .difference(&typed.with_named_fields_as_members(&owned, ty));
         if !abandoned.is_empty() {
             typed.remove(&mut merged, ty, &abandoned);
         }
@@ -419,5 +432,7 @@ pub fn track_update(
     result
 }
 
+#[cfg(test)]
+mod real_schema_tests;
 #[cfg(test)]
 mod tests;

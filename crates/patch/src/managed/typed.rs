@@ -136,6 +136,26 @@ impl<'a> Typed<'_, 'a> {
         Ok(())
     }
 
+    /// structured-merge-diff's `EnsureNamedFieldsAreMembers`: every declared
+    /// struct field with paths below it becomes a member itself (`.spec`,
+    /// `.spec.ports` for `.spec.ports[...].port`), but not map keys or list
+    /// items. Pruning compares sets in this form, so that a `.` node one
+    /// manager recorded (an Update, or one merged in by kubectl's
+    /// csaupgrade) is still owned when another set only owns leaves below it.
+    pub fn with_named_fields_as_members(&self, set: &FieldSet, ty: Ty<'a>) -> FieldSet {
+        let descend = |ty: Ty<'a>, element: &PathElement| match element {
+            PathElement::Field(name) => self.schemas.field(ty, name),
+            _ => self.schemas.items(ty),
+        };
+        let promote = |ty: Ty<'a>, element: &PathElement| match element {
+            PathElement::Field(name) => {
+                self.schemas.kind(ty) == Kind::Struct && self.schemas.is_declared_field(ty, name)
+            }
+            _ => false,
+        };
+        set.with_promoted_members(ty, &descend, &promote)
+    }
+
     /// Merges an applied configuration into a live value: applied fields win,
     /// granular objects merge by key, associative lists by item.
     pub fn merge(
