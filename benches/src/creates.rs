@@ -23,7 +23,8 @@ pub struct CreateRun {
     pub first_error: Option<String>,
     pub elapsed: Duration,
     pub latency: Summary,
-    /// Most server-side connections seen at once during the run.
+    /// Most server-side connections seen at once during the run, minus
+    /// those already open before it (other clients' idle pools).
     pub peak_connections: usize,
 }
 
@@ -67,6 +68,7 @@ pub async fn run(
     duration: Duration,
     port: u16,
 ) -> CreateRun {
+    let baseline = settled_connections(port).await;
     let deadline = Instant::now() + duration;
     let peak = Arc::new(AtomicUsize::new(0));
     let sampler = {
@@ -135,6 +137,21 @@ pub async fn run(
         first_error,
         elapsed,
         latency: Summary::of(latencies),
-        peak_connections: peak.load(Ordering::Relaxed),
+        peak_connections: peak.load(Ordering::Relaxed).saturating_sub(baseline),
     }
+}
+
+/// Server connections once earlier clients' pools have finished closing
+/// (waits up to 2 s for the count to stop falling).
+async fn settled_connections(port: u16) -> usize {
+    let mut last = established_connections(port);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = established_connections(port);
+        if now >= last {
+            return now;
+        }
+        last = now;
+    }
+    last
 }

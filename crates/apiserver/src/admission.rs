@@ -85,7 +85,7 @@ fn namespace_accepts(srv: &Server, info: &ResourceInfo, ns: &str) -> Result<(), 
 
 /// The IPs and node ports currently taken by Services.
 fn taken(srv: &Server) -> (HashSet<String>, HashSet<i64>) {
-    let (_, objects) = srv.cache.snapshot();
+    let (_, objects) = srv.cache.snapshot_unregistered();
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
     let lower = std::ops::Bound::Included("/registry/core/services/".to_string());

@@ -255,6 +255,13 @@ impl WatchCache {
         (rev, objects)
     }
 
+    /// The current objects without keeping the snapshot for `continue` tokens
+    /// (for the server's own loops, which must not pin old versions in memory).
+    pub fn snapshot_unregistered(&self) -> (Revision, Objects) {
+        let st = self.read_state();
+        (st.revision, st.objects.clone())
+    }
+
     /// The objects as of `rev`, if a snapshot of exactly that revision is still held.
     pub fn snapshot_at(&self, rev: Revision) -> Option<Objects> {
         let st = self.read_state();

@@ -1,11 +1,12 @@
 //! Loops the API server runs itself because they only touch stored objects:
 //! garbage collection by ownerReferences, namespace lifecycle (incl. the
-//! default ServiceAccount), and store compaction. Each is level-triggered:
-//! a pass reads one cache snapshot, compares, acts; running it twice is safe.
+//! default ServiceAccount), and store compaction. Level-triggered and
+//! incremental: each cache event yields only the work it implies.
 //!
 //! ```text
-//! cache events ─▶ debounce (200 ms) ─┬▶ gc::pass
-//! every 30 s ───────────────────────┴▶ namespace::pass
+//! cache events ─▶ gc::Collector::observe ─▶ work set ─▶ process (deletes / edits)
+//!              └▶ touches a namespace, or a delete while one terminates ─▶ namespace::pass
+//! start, missed events (lag) ─▶ full rebuild      every 60 s ─▶ namespace::pass
 //! every 5 min ─▶ compaction::pass
 //! ```
 
@@ -15,8 +16,10 @@ pub mod namespace;
 
 use crate::Server;
 use berth_api::registry::{ResourceInfo, REGISTRY};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 pub fn spawn_all(srv: &Arc<Server>) {
     let s = srv.clone();
@@ -25,21 +28,55 @@ pub fn spawn_all(srv: &Arc<Server>) {
     tokio::spawn(async move { compaction::run(s).await });
 }
 
+const NAMESPACES: &str = "/registry/core/namespaces/";
+
 async fn housekeeping(srv: Arc<Server>) {
     let mut events = srv.cache.subscribe();
-    let mut resync = tokio::time::interval(Duration::from_secs(30));
+    let mut collector = gc::Collector::default();
+    let (_, snapshot) = srv.cache.snapshot_unregistered();
+    let mut work: BTreeSet<gc::Work> = collector.rebuild(&snapshot);
+    let mut namespaces_dirty = true;
+    let mut resync = tokio::time::interval(Duration::from_secs(60));
     loop {
-        tokio::select! {
-            _ = resync.tick() => {}
-            r = events.recv() => {
-                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return; }
-                // Gather a burst of changes into one pass.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                while events.try_recv().is_ok() {}
+        if !work.is_empty() {
+            for w in std::mem::take(&mut work) {
+                collector.process(&srv, &w).await;
             }
         }
-        gc::pass(&srv).await;
-        namespace::pass(&srv).await;
+        if namespaces_dirty {
+            namespaces_dirty = false;
+            namespace::pass(&srv).await;
+        }
+        tokio::select! {
+            _ = resync.tick() => namespaces_dirty = true,
+            r = events.recv() => {
+                let mut next = Some(r);
+                // Take what is already queued, so a burst becomes one round of work.
+                while let Some(r) = next.take() {
+                    match r {
+                        Ok(ev) => {
+                            collector.observe(&ev, &mut work);
+                            if ev.key.starts_with(NAMESPACES) || namespace::any_terminating(&srv) && ev.event_type == crate::cache::WatchEventType::Deleted {
+                                namespaces_dirty = true;
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => {
+                            let (_, snapshot) = srv.cache.snapshot_unregistered();
+                            work = collector.rebuild(&snapshot);
+                            namespaces_dirty = true;
+                        }
+                        Err(RecvError::Closed) => return,
+                    }
+                    if work.len() < 10_000 {
+                        next = match events.try_recv() {
+                            Ok(ev) => Some(Ok(ev)),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                            Err(_) => None,
+                        };
+                    }
+                }
+            }
+        }
     }
 }
 

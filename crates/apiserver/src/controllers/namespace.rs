@@ -9,8 +9,18 @@ use berth_api::registry::REGISTRY;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// Is any namespace being deleted (so deletions inside it may finish it)?
+pub fn any_terminating(srv: &Server) -> bool {
+    let (_, objects) = srv.cache.snapshot_unregistered();
+    let lower = std::ops::Bound::Included("/registry/core/namespaces/".to_string());
+    objects
+        .range((lower, std::ops::Bound::Unbounded))
+        .take_while(|(k, _)| k.starts_with("/registry/core/namespaces/"))
+        .any(|(_, c)| c.object.pointer("/metadata/deletionTimestamp").is_some())
+}
+
 pub async fn pass(srv: &Arc<Server>) {
-    let (_, objects) = srv.cache.snapshot();
+    let (_, objects) = srv.cache.snapshot_unregistered();
     let prefix = "/registry/core/namespaces/";
     let lower = std::ops::Bound::Included(prefix.to_string());
     let namespaces: Vec<(String, Arc<Value>)> = objects
