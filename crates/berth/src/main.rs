@@ -143,12 +143,12 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             started,
             &format!("kubeconfig written to {}", kubeconfig.display()),
         );
-        if up {
-            step(
-                started,
-                "control plane ready (no node agent in this build yet: pods stay Pending)",
-            );
-        }
+        // `up` also runs this machine's node: containerd, images, the agent.
+        let _containerd = if up {
+            Some(start_node(&args, &kubeconfig, started).await?)
+        } else {
+            None
+        };
         println!("export KUBECONFIG={}", kubeconfig.display());
         if args.exit_with_parent {
             let parent = std::os::unix::process::parent_id();
@@ -167,16 +167,112 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
     })
 }
 
-/// This host's first local, non-loopback IPv4 address, read from the kernel's
-/// routing tables (no packets are sent).
 fn host_ip() -> Option<String> {
-    let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
-    let lines: Vec<&str> = trie.lines().collect();
-    lines.windows(2).find_map(|w| {
-        let addr = w[0].trim().strip_prefix("|-- ")?;
-        let local = w[1].contains("/32 host LOCAL");
-        (local && !addr.starts_with("127.")).then(|| addr.to_string())
-    })
+    berth_kubelet::host::primary_ip()
+}
+
+/// containerd under `<data-dir>/agent/containerd`, the pause and demo images,
+/// then the node agent talking to the API server through the admin kubeconfig.
+async fn start_node(
+    args: &ServerArgs,
+    kubeconfig: &std::path::Path,
+    started: Instant,
+) -> Result<berth_cri::containerd::Containerd> {
+    use berth_cri::{api, ImageService};
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("`berth up` runs containers and must run as root (or use `berth server` for the control plane alone)");
+    }
+    let node_ip = args
+        .advertise_address
+        .clone()
+        .or_else(host_ip)
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let mut cfg = berth_kubelet::KubeletConfig::new(
+        berth_kubelet::host::hostname(),
+        args.data_dir.join("agent"),
+        node_ip,
+    );
+    cfg.node_labels.push((
+        "node-role.kubernetes.io/control-plane".into(),
+        "true".into(),
+    ));
+    let mut ccfg = berth_cri::containerd::ContainerdConfig::new(
+        cfg.root.join("containerd"),
+        berth_images::PAUSE_IMAGE,
+    );
+    ccfg.cni_conf_dir = cfg.cni_conf_dir();
+    step(
+        started,
+        &format!("starting containerd ({})", ccfg.socket.display()),
+    );
+    let containerd = berth_cri::containerd::Containerd::start(ccfg)
+        .await
+        .context(
+            "starting containerd (is the `containerd` package installed? `make up` installs it)",
+        )?;
+    step(
+        started,
+        &format!(
+            "containerd ready: {} {}",
+            containerd.version().runtime_name,
+            containerd.version().runtime_version
+        ),
+    );
+
+    let client = containerd.client().clone();
+    let mut images = vec![berth_images::pause()];
+    match berth_images::demo_images() {
+        Ok(demo) => images.extend(demo),
+        Err(e) => eprintln!("note: demo images skipped: {e}"),
+    }
+    let work = cfg.root.join("images");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    for image in images {
+        let present = client
+            .image_status(api::ImageStatusRequest {
+                image: Some(api::ImageSpec {
+                    image: image.name.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.image)
+            .is_some();
+        if present {
+            continue;
+        }
+        step(started, &format!("importing image {}", image.name));
+        let socket = containerd.socket().to_path_buf();
+        let work = work.clone();
+        tokio::task::spawn_blocking(move || berth_images::import_image(&image, &socket, &work))
+            .await
+            .context("image import task")?
+            .context("importing an image into containerd")?;
+    }
+
+    let kc =
+        kube::config::Kubeconfig::read_from(kubeconfig).context("reading the admin kubeconfig")?;
+    let kube_config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("loading the admin kubeconfig")?;
+    let kube_client = kube::Client::try_from(kube_config).context("building the API client")?;
+    let runtime: std::sync::Arc<dyn berth_kubelet::pod::runtime::Runtime> =
+        std::sync::Arc::new(client);
+    let agent = berth_kubelet::agent::start(cfg, kube_client, runtime)
+        .await
+        .context("starting the node agent")?;
+    step(
+        started,
+        &format!(
+            "node {} registered (pod CIDR {})",
+            agent.node_name, agent.pod_cidr
+        ),
+    );
+    Ok(containerd)
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,120 @@
+//! Pods bound to this node, from one watch (fieldSelector spec.nodeName),
+//! each handed to its own worker. Containers and sandboxes of pods that no
+//! longer exist (e.g. deleted while the agent was down) are cleaned up.
+
+use super::worker::Worker;
+use crate::context::Context;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::watcher;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub struct PodManager {
+    ctx: Arc<Context>,
+    workers: HashMap<String, watch::Sender<Option<Pod>>>,
+}
+
+impl PodManager {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            workers: HashMap::new(),
+        }
+    }
+
+    fn update(&mut self, pod: Pod) {
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
+        if let Some(tx) = self.workers.get(&uid) {
+            if tx.send(Some(pod.clone())).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = watch::channel(Some(pod));
+        let worker = Worker::new(self.ctx.clone(), uid.clone());
+        tokio::spawn(worker.run(rx));
+        self.workers.insert(uid, tx);
+    }
+
+    fn remove(&mut self, uid: &str) {
+        if let Some(tx) = self.workers.remove(uid) {
+            let _ = tx.send(None);
+        }
+    }
+
+    /// Workers whose pod is gone and whose loop has ended free their slot.
+    fn reap(&mut self) {
+        self.workers.retain(|_, tx| !tx.is_closed());
+    }
+
+    pub async fn run(mut self) {
+        let api: kube::Api<Pod> = kube::Api::all(self.ctx.client.clone());
+        let cfg =
+            watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.cfg.node_name));
+        let mut stream = watcher(api, cfg).boxed();
+        let mut listed: Vec<Pod> = Vec::new();
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(watcher::Event::Apply(pod)) => self.update(pod),
+                Ok(watcher::Event::Delete(pod)) => {
+                    if let Some(uid) = pod.metadata.uid.as_deref() {
+                        self.remove(uid);
+                    }
+                }
+                Ok(watcher::Event::Init) => listed.clear(),
+                Ok(watcher::Event::InitApply(pod)) => listed.push(pod),
+                Ok(watcher::Event::InitDone) => {
+                    let uids: std::collections::HashSet<String> = listed
+                        .iter()
+                        .filter_map(|p| p.metadata.uid.clone())
+                        .collect();
+                    let gone: Vec<String> = self
+                        .workers
+                        .keys()
+                        .filter(|u| !uids.contains(*u))
+                        .cloned()
+                        .collect();
+                    for uid in gone {
+                        self.remove(&uid);
+                    }
+                    for pod in std::mem::take(&mut listed) {
+                        self.update(pod);
+                    }
+                    self.clean_orphans(&uids).await;
+                }
+                Err(e) => tracing::warn!("pod watch: {e}"),
+            }
+            self.reap();
+        }
+    }
+
+    /// Sandboxes in the runtime whose pod is not bound here any more.
+    async fn clean_orphans(&self, known: &std::collections::HashSet<String>) {
+        use berth_cri::api;
+        let Ok(list) = self
+            .ctx
+            .runtime
+            .list_pod_sandbox(api::ListPodSandboxRequest { filter: None })
+            .await
+        else {
+            return;
+        };
+        for s in list.items {
+            let uid = s
+                .labels
+                .get(super::runtime::POD_UID_LABEL)
+                .cloned()
+                .unwrap_or_default();
+            if uid.is_empty() || known.contains(&uid) {
+                continue;
+            }
+            let (tx, rx) = watch::channel(None);
+            drop(tx);
+            let worker = Worker::new(self.ctx.clone(), uid);
+            tokio::spawn(worker.run(rx));
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Pods on this node: a source of desired pods, one worker per pod that
+//! makes the runtime match it, and the status it reports back.
+
+pub mod backoff;
+pub mod manager;
+pub mod runtime;
+pub mod status;
+pub mod worker;

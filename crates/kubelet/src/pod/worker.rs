@@ -1,0 +1,992 @@
+//! One worker per pod: a loop that makes the runtime match the pod and
+//! reports its status, woken by pod changes, probe results and timers.
+//!
+//! ```text
+//! pod update ─┐
+//! probe result ┼─▶ sync: volumes ─▶ sandbox ─▶ init containers (in order)
+//! timer ──────┘        ─▶ containers (start | restart with back-off | leave)
+//!                      ─▶ status (PATCH pods/status only when it changed)
+//! deletion ──▶ kill (preStop, SIGTERM, grace, SIGKILL) ─▶ stop sandbox ─▶ confirm delete
+//! ```
+
+use super::backoff::Backoff;
+use super::runtime::{self as rt, Runtime, Sandbox};
+use super::status::{self, Instance, Observed, RunState};
+use crate::context::Context;
+use crate::events::Kind;
+use berth_cri::api;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// How often a worker re-syncs even without a trigger.
+pub const RESYNC: Duration = Duration::from_secs(10);
+
+pub struct Worker {
+    ctx: Arc<Context>,
+    uid: String,
+    backoff: Backoff,
+    /// Why containers are not running (shown as waiting reasons).
+    waiting: HashMap<String, (String, String)>,
+    probes: HashMap<String, berth_probes::ContainerProbes>,
+    ready: HashMap<String, bool>,
+    started: HashMap<String, bool>,
+    /// Containers whose liveness probe failed: restart them.
+    unhealthy: HashMap<String, String>,
+    last_status: Option<Value>,
+    start_time: Option<String>,
+    pulled: HashMap<String, bool>,
+    probe_tx: mpsc::Sender<berth_probes::ProbeResult>,
+    probe_rx: mpsc::Receiver<berth_probes::ProbeResult>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn pod_ref(pod: &Pod) -> String {
+    format!(
+        "{}_{}({})",
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.uid.as_deref().unwrap_or("")
+    )
+}
+
+fn field_path(c: &Container, init: bool) -> String {
+    format!(
+        "spec.{}{{{}}}",
+        if init { "initContainers" } else { "containers" },
+        c.name
+    )
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s % 60 == 0 {
+        format!("{}m0s", s / 60)
+    } else if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<Context>, uid: String) -> Self {
+        let (probe_tx, probe_rx) = mpsc::channel(64);
+        Self {
+            ctx,
+            uid,
+            backoff: Backoff::default(),
+            waiting: HashMap::new(),
+            probes: HashMap::new(),
+            ready: HashMap::new(),
+            started: HashMap::new(),
+            unhealthy: HashMap::new(),
+            last_status: None,
+            start_time: None,
+            pulled: HashMap::new(),
+            probe_tx,
+            probe_rx,
+        }
+    }
+
+    /// Run until the pod is gone from the API and from the runtime.
+    pub async fn run(mut self, mut rx: watch::Receiver<Option<Pod>>) {
+        loop {
+            let pod = rx.borrow_and_update().clone();
+            let Some(pod) = pod else {
+                // Gone from the API (force-deleted): stop everything now.
+                self.kill(None, 0).await;
+                self.cleanup().await;
+                return;
+            };
+            if pod.metadata.deletion_timestamp.is_some() {
+                let grace = pod
+                    .metadata
+                    .deletion_grace_period_seconds
+                    .unwrap_or(30)
+                    .max(0);
+                self.kill(Some(&pod), grace).await;
+                self.post_status(&pod).await;
+                self.confirm_delete(&pod).await;
+                self.cleanup().await;
+                return;
+            }
+            let next = match self.sync(&pod).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(pod = %pod_ref(&pod), "sync failed: {e}");
+                    RESYNC
+                }
+            };
+            self.post_status(&pod).await;
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        self.kill(None, 0).await;
+                        self.cleanup().await;
+                        return;
+                    }
+                }
+                Some(result) = self.probe_rx.recv() => self.apply_probe(&pod, result).await,
+                _ = tokio::time::sleep(next) => {}
+            }
+        }
+    }
+
+    async fn apply_probe(&mut self, pod: &Pod, r: berth_probes::ProbeResult) {
+        use berth_probes::ProbeKind;
+        match r.kind {
+            ProbeKind::Readiness => {
+                self.ready.insert(r.container_name.clone(), r.success);
+            }
+            ProbeKind::Startup => {
+                self.started.insert(r.container_name.clone(), r.success);
+                if !r.success {
+                    // A startup probe that gives up restarts the container, like liveness.
+                    self.unhealthy
+                        .insert(r.container_name.clone(), r.container_id.clone());
+                }
+            }
+            ProbeKind::Liveness => {
+                if !r.success {
+                    self.unhealthy
+                        .insert(r.container_name.clone(), r.container_id.clone());
+                }
+            }
+        }
+        if !r.success {
+            let c = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == r.container_name));
+            let fp = c.map(|c| field_path(c, false));
+            self.ctx
+                .recorder
+                .pod(pod, fp.as_deref(), Kind::Warning, "Unhealthy", &r.message)
+                .await;
+        }
+    }
+
+    /// One pass: make the runtime match `pod`. Returns when to look again.
+    async fn sync(&mut self, pod: &Pod) -> Result<Duration, String> {
+        let runtime = self.ctx.runtime.clone();
+        let rt: &dyn Runtime = runtime.as_ref();
+        let Some(spec) = pod.spec.as_ref() else {
+            return Ok(RESYNC);
+        };
+        let restart = spec
+            .restart_policy
+            .as_deref()
+            .unwrap_or("Always")
+            .to_string();
+        if self.start_time.is_none() {
+            self.start_time = pod
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(&s.start_time).ok())
+                .and_then(|v| v.as_str().map(str::to_string))
+                .or_else(|| Some(now()));
+        }
+        // A finished pod that won't restart keeps its containers stopped.
+        if let Some(phase) = self.last_status.as_ref().and_then(|s| s["phase"].as_str()) {
+            if matches!(phase, "Succeeded" | "Failed") && restart != "Always" {
+                return Ok(RESYNC);
+            }
+        }
+
+        let volumes = match self.ctx.volumes.setup(pod).await {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = e.to_string();
+                self.ctx
+                    .recorder
+                    .pod(pod, None, Kind::Warning, "FailedMount", &msg)
+                    .await;
+                for c in &spec.containers {
+                    self.waiting
+                        .insert(c.name.clone(), ("ContainerCreating".into(), String::new()));
+                }
+                return Ok(Duration::from_secs(2));
+            }
+        };
+
+        let sandbox = self.ensure_sandbox(pod, rt).await?;
+        let Some(sandbox) = sandbox else {
+            return Ok(Duration::from_secs(2));
+        };
+        let mut instances = rt::instances(rt, &sandbox.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let facts = berth_podspec::PodFacts {
+            node_name: self.ctx.cfg.node_name.clone(),
+            host_ip: self.ctx.cfg.node_ip.clone(),
+            pod_ip: sandbox.ip.clone().unwrap_or_default(),
+            pod_ips: sandbox.ip.clone().into_iter().collect(),
+        };
+        let mut wake = RESYNC;
+
+        // Init containers, one at a time, in order.
+        for c in spec.init_containers.as_deref().unwrap_or_default() {
+            let latest = instances.get(&c.name).and_then(|v| v.first()).cloned();
+            match latest {
+                Some(i) if i.state == RunState::Exited && i.exit_code == 0 => continue,
+                Some(i) if i.state == RunState::Running || i.state == RunState::Created => {
+                    return Ok(Duration::from_secs(1))
+                }
+                Some(i) if i.state == RunState::Exited => {
+                    if restart == "Never" {
+                        return Ok(RESYNC); // the pod has failed
+                    }
+                    if let Some(w) = self.back_off(pod, c, &i, true) {
+                        return Ok(w);
+                    }
+                    self.start_container(pod, c, true, &sandbox, &volumes, &facts, i.attempt + 1)
+                        .await;
+                    return Ok(Duration::from_secs(1));
+                }
+                _ => {
+                    self.start_container(pod, c, true, &sandbox, &volumes, &facts, 0)
+                        .await;
+                    return Ok(Duration::from_secs(1));
+                }
+            }
+        }
+
+        for c in &spec.containers {
+            // A failed liveness probe restarts the container.
+            if let Some(id) = self.unhealthy.remove(&c.name) {
+                let msg = format!(
+                    "Container {} failed liveness probe, will be restarted",
+                    c.name
+                );
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&field_path(c, false)),
+                        Kind::Normal,
+                        "Killing",
+                        &msg,
+                    )
+                    .await;
+                self.stop_container(pod, c, &id, grace_of(pod)).await;
+                instances = rt::instances(rt, &sandbox.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let latest: Option<Instance> = instances.get(&c.name).and_then(|v| v.first()).cloned();
+            match latest {
+                None => {
+                    self.start_container(pod, c, false, &sandbox, &volumes, &facts, 0)
+                        .await;
+                    wake = wake.min(Duration::from_secs(1));
+                }
+                Some(i) if i.state == RunState::Running => {
+                    self.waiting.remove(&c.name);
+                }
+                Some(i) if i.state == RunState::Exited => {
+                    self.probes.remove(&c.name);
+                    let again = match restart.as_str() {
+                        "Always" => true,
+                        "OnFailure" => i.exit_code != 0,
+                        _ => false,
+                    };
+                    if !again {
+                        self.waiting.remove(&c.name);
+                        continue;
+                    }
+                    if let Some(w) = self.back_off(pod, c, &i, false) {
+                        wake = wake.min(w);
+                        continue;
+                    }
+                    self.start_container(pod, c, false, &sandbox, &volumes, &facts, i.attempt + 1)
+                        .await;
+                    wake = wake.min(Duration::from_secs(1));
+                }
+                Some(i) => {
+                    // Created but never started (e.g. start failed): replace it.
+                    let _ = rt
+                        .remove_container(api::RemoveContainerRequest {
+                            container_id: i.id.clone(),
+                        })
+                        .await;
+                    self.start_container(pod, c, false, &sandbox, &volumes, &facts, i.attempt + 1)
+                        .await;
+                    wake = wake.min(Duration::from_secs(1));
+                }
+            }
+        }
+        Ok(wake)
+    }
+
+    /// In back-off: record why and say how long to wait. Otherwise arm the next back-off.
+    fn back_off(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        last: &Instance,
+        _init: bool,
+    ) -> Option<Duration> {
+        let key = format!("{}/{}", c.name, last.id);
+        let now = Instant::now();
+        if self.backoff.delay(&c.name).is_some() && self.backoff.remaining(&c.name, now).is_some() {
+            let delay = self.backoff.delay(&c.name).unwrap_or_default();
+            let msg = format!(
+                "back-off {} restarting failed container={} pod={}",
+                fmt_secs(delay),
+                c.name,
+                pod_ref(pod)
+            );
+            self.waiting
+                .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
+            return self.backoff.remaining(&c.name, now);
+        }
+        // The first restart happens at once; later ones wait.
+        let _ = key;
+        if last.attempt > 0 || self.backoff.delay(&c.name).is_some() {
+            self.backoff.next(&c.name, now);
+            let delay = self.backoff.delay(&c.name).unwrap_or_default();
+            let msg = format!(
+                "back-off {} restarting failed container={} pod={}",
+                fmt_secs(delay),
+                c.name,
+                pod_ref(pod)
+            );
+            self.waiting
+                .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg.clone()));
+            let ctx = self.ctx.clone();
+            let pod = pod.clone();
+            let fp = field_path(c, false);
+            tokio::spawn(async move {
+                ctx.recorder
+                    .pod(
+                        &pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "BackOff",
+                        &format!(
+                            "Back-off restarting failed container {} in pod {}",
+                            fp.trim_start_matches("spec.containers{")
+                                .trim_end_matches('}'),
+                            pod_ref(&pod)
+                        ),
+                    )
+                    .await;
+            });
+            return self.backoff.remaining(&c.name, now);
+        }
+        self.backoff.next(&c.name, now - Duration::from_secs(3600));
+        None
+    }
+
+    async fn ensure_sandbox(
+        &mut self,
+        pod: &Pod,
+        rt: &dyn Runtime,
+    ) -> Result<Option<Sandbox>, String> {
+        let existing = rt::sandboxes(rt, &self.uid)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(s) = existing.iter().find(|s| s.ready) {
+            return Ok(Some(s.clone()));
+        }
+        let attempt = existing.iter().map(|s| s.attempt + 1).max().unwrap_or(0);
+        for old in &existing {
+            let _ = rt
+                .stop_pod_sandbox(api::StopPodSandboxRequest {
+                    pod_sandbox_id: old.id.clone(),
+                })
+                .await;
+            let _ = rt
+                .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                    pod_sandbox_id: old.id.clone(),
+                })
+                .await;
+        }
+        let config = self.sandbox_config(pod, attempt)?;
+        match rt
+            .run_pod_sandbox(api::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            })
+            .await
+        {
+            Ok(_) => {
+                let fresh = rt::sandboxes(rt, &self.uid)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(fresh.into_iter().find(|s| s.ready))
+            }
+            Err(e) => {
+                let msg = format!("Failed to create pod sandbox: {}", e.message());
+                self.ctx
+                    .recorder
+                    .pod(pod, None, Kind::Warning, "FailedCreatePodSandBox", &msg)
+                    .await;
+                Ok(None)
+            }
+        }
+    }
+
+    fn sandbox_config(&self, pod: &Pod, attempt: u32) -> Result<api::PodSandboxConfig, String> {
+        let log_dir = self.ctx.pod_log_dir(pod);
+        let _ = std::fs::create_dir_all(&log_dir);
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let dns = berth_podspec::dns_config(
+            pod,
+            &self.ctx.cfg.cluster_dns,
+            &self.ctx.cfg.cluster_domain,
+            &host_resolv,
+        );
+        let opts = berth_podspec::SandboxOptions {
+            log_dir,
+            dns,
+            cgroup_parent: None,
+            attempt,
+            cluster_domain: self.ctx.cfg.cluster_domain.clone(),
+        };
+        berth_podspec::sandbox_config(pod, &opts).map_err(|e| e.to_string())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        init: bool,
+        sandbox: &Sandbox,
+        volumes: &berth_volumes::PodVolumes,
+        facts: &berth_podspec::PodFacts,
+        attempt: u32,
+    ) {
+        let runtime = self.ctx.runtime.clone();
+        let rt: &dyn Runtime = runtime.as_ref();
+        let fp = field_path(c, init);
+        let image = c.image.clone().unwrap_or_default();
+        self.waiting
+            .insert(c.name.clone(), ("ContainerCreating".into(), String::new()));
+
+        // Image, honouring imagePullPolicy.
+        let policy = c
+            .image_pull_policy
+            .clone()
+            .unwrap_or_else(|| "IfNotPresent".into());
+        let status = rt
+            .image_status(api::ImageStatusRequest {
+                image: Some(api::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.image);
+        let present = status.is_some();
+        let image_user = status
+            .as_ref()
+            .map(|i| berth_podspec::ImageUser {
+                uid: i.uid.as_ref().map(|u| u.value),
+                username: i.username.clone(),
+            })
+            .unwrap_or_default();
+        let must_pull = policy == "Always" && !self.pulled.get(&image).copied().unwrap_or(false)
+            || (!present && policy != "Never");
+        if !present && policy == "Never" {
+            let msg =
+                format!("Container image \"{image}\" is not present with pull policy of Never");
+            self.waiting
+                .insert(c.name.clone(), ("ErrImageNeverPull".into(), msg.clone()));
+            self.ctx
+                .recorder
+                .pod(pod, Some(&fp), Kind::Warning, "ErrImageNeverPull", &msg)
+                .await;
+            return;
+        }
+        if must_pull {
+            let key = format!("pull:{image}");
+            if let Some(left) = self.backoff.remaining(&key, Instant::now()) {
+                let msg = format!("Back-off pulling image \"{image}\"");
+                self.waiting
+                    .insert(c.name.clone(), ("ImagePullBackOff".into(), msg.clone()));
+                self.ctx
+                    .recorder
+                    .pod(pod, Some(&fp), Kind::Normal, "BackOff", &msg)
+                    .await;
+                let _ = left;
+                return;
+            }
+            self.ctx
+                .recorder
+                .pod(
+                    pod,
+                    Some(&fp),
+                    Kind::Normal,
+                    "Pulling",
+                    &format!("Pulling image \"{image}\""),
+                )
+                .await;
+            let started = Instant::now();
+            let pulled = rt
+                .pull_image(api::PullImageRequest {
+                    image: Some(api::ImageSpec {
+                        image: image.clone(),
+                        ..Default::default()
+                    }),
+                    auth: None,
+                    sandbox_config: None,
+                })
+                .await;
+            match pulled {
+                Ok(_) => {
+                    self.pulled.insert(image.clone(), true);
+                    self.backoff.forget(&key);
+                    let msg = format!(
+                        "Successfully pulled image \"{image}\" in {:.3}s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    self.ctx
+                        .recorder
+                        .pod(pod, Some(&fp), Kind::Normal, "Pulled", &msg)
+                        .await;
+                }
+                Err(e) => {
+                    self.backoff.next(&key, Instant::now());
+                    let msg = format!("Failed to pull image \"{image}\": {}", e.message());
+                    self.waiting
+                        .insert(c.name.clone(), ("ErrImagePull".into(), msg.clone()));
+                    self.ctx
+                        .recorder
+                        .pod(pod, Some(&fp), Kind::Warning, "Failed", &msg)
+                        .await;
+                    self.ctx
+                        .recorder
+                        .pod(
+                            pod,
+                            Some(&fp),
+                            Kind::Warning,
+                            "Failed",
+                            "Error: ErrImagePull",
+                        )
+                        .await;
+                    return;
+                }
+            }
+        } else if attempt == 0 {
+            let msg = format!("Container image \"{image}\" already present on machine");
+            self.ctx
+                .recorder
+                .pod(pod, Some(&fp), Kind::Normal, "Pulled", &msg)
+                .await;
+        }
+
+        // Environment, mounts, config.
+        let env = match berth_podspec::resolve_env(
+            pod,
+            c,
+            self.ctx.env_source.as_ref(),
+            facts,
+            &self.ctx.allocatable,
+        )
+        .await
+        {
+            Ok(env) => env,
+            Err(e) => {
+                let msg = e.to_string();
+                self.waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerConfigError".into(), msg.clone()),
+                );
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "Failed",
+                        &format!("Error: {msg}"),
+                    )
+                    .await;
+                return;
+            }
+        };
+        let mut mounts = match volumes.container_mounts(c, &env) {
+            Ok(m) => m,
+            Err(e) => {
+                let msg = e.to_string();
+                self.waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerConfigError".into(), msg.clone()),
+                );
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "Failed",
+                        &format!("Error: {msg}"),
+                    )
+                    .await;
+                return;
+            }
+        };
+        if let Some(m) = self.termination_message_mount(pod, c) {
+            mounts.push(m);
+        }
+        let log_path = format!("{}/{attempt}.log", c.name);
+        let _ = std::fs::create_dir_all(self.ctx.pod_log_dir(pod).join(&c.name));
+        let cctx = berth_podspec::ContainerContext {
+            env,
+            mounts,
+            restart_count: attempt,
+            image: image.clone(),
+            log_path,
+            image_user,
+            node_memory_capacity: self.ctx.allocatable.memory_bytes,
+            security: berth_podspec::SecurityDefaults::default(),
+        };
+        let config = match berth_podspec::container_config(pod, c, &cctx) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                let msg = e.to_string();
+                self.waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerConfigError".into(), msg.clone()),
+                );
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "Failed",
+                        &format!("Error: {msg}"),
+                    )
+                    .await;
+                return;
+            }
+        };
+        let sandbox_config = self.sandbox_config(pod, 0).ok();
+        let created = rt
+            .create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.id.clone(),
+                config: Some(config),
+                sandbox_config,
+            })
+            .await;
+        let id = match created {
+            Ok(r) => r.container_id,
+            Err(e) => {
+                let msg = e.message().to_string();
+                self.waiting
+                    .insert(c.name.clone(), ("CreateContainerError".into(), msg.clone()));
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "Failed",
+                        &format!("Error: {msg}"),
+                    )
+                    .await;
+                return;
+            }
+        };
+        self.ctx
+            .recorder
+            .pod(
+                pod,
+                Some(&fp),
+                Kind::Normal,
+                "Created",
+                &format!("Created container: {}", c.name),
+            )
+            .await;
+        if let Err(e) = rt
+            .start_container(api::StartContainerRequest {
+                container_id: id.clone(),
+            })
+            .await
+        {
+            let msg = e.message().to_string();
+            self.waiting
+                .insert(c.name.clone(), ("RunContainerError".into(), msg.clone()));
+            self.ctx
+                .recorder
+                .pod(
+                    pod,
+                    Some(&fp),
+                    Kind::Warning,
+                    "Failed",
+                    &format!("Error: {msg}"),
+                )
+                .await;
+            return;
+        }
+        self.waiting.remove(&c.name);
+        self.ctx
+            .recorder
+            .pod(
+                pod,
+                Some(&fp),
+                Kind::Normal,
+                "Started",
+                &format!("Started container {}", c.name),
+            )
+            .await;
+        if !init {
+            self.start_probes(pod, c, &id, facts);
+        }
+    }
+
+    fn termination_message_mount(&self, pod: &Pod, c: &Container) -> Option<api::Mount> {
+        let path = c
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        let dir = self
+            .ctx
+            .cfg
+            .pods_dir()
+            .join(&self.uid)
+            .join("containers")
+            .join(&c.name);
+        std::fs::create_dir_all(&dir).ok()?;
+        let file = dir.join("termination-log");
+        if !file.exists() {
+            std::fs::write(&file, b"").ok()?;
+        }
+        let _ = pod;
+        Some(api::Mount {
+            container_path: path,
+            host_path: file.display().to_string(),
+            ..Default::default()
+        })
+    }
+
+    fn start_probes(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        id: &str,
+        facts: &berth_podspec::PodFacts,
+    ) {
+        use berth_probes::{ContainerProbes, Instant, Target};
+        let _ = pod;
+        self.probes.remove(&c.name);
+        self.ready.remove(&c.name);
+        self.started.remove(&c.name);
+        if c.startup_probe.is_some() {
+            self.started.insert(c.name.clone(), false);
+        }
+        if c.readiness_probe.is_some() {
+            self.ready.insert(c.name.clone(), false);
+        }
+        let target = Target {
+            pod_ip: facts.pod_ip.clone(),
+            container_id: id.to_string(),
+            container: c.clone(),
+        };
+        let probes = ContainerProbes::spawn(
+            target,
+            self.ctx.exec.clone(),
+            Instant::now(),
+            self.probe_tx.clone(),
+        );
+        self.probes.insert(c.name.clone(), probes);
+    }
+
+    async fn stop_container(&self, pod: &Pod, c: &Container, id: &str, grace: i64) {
+        // preStop hook (exec) first, within the grace period.
+        if let Some(cmd) = c
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.as_ref())
+            .and_then(|h| h.exec.as_ref())
+            .and_then(|e| e.command.clone())
+        {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(grace.max(1) as u64),
+                self.ctx.runtime.exec_sync(api::ExecSyncRequest {
+                    container_id: id.to_string(),
+                    cmd,
+                    timeout: grace,
+                }),
+            )
+            .await;
+        }
+        let _ = pod;
+        let _ = self
+            .ctx
+            .runtime
+            .stop_container(api::StopContainerRequest {
+                container_id: id.to_string(),
+                timeout: grace,
+            })
+            .await;
+    }
+
+    /// Stop every container (preStop, SIGTERM, grace, SIGKILL) and the sandbox.
+    async fn kill(&mut self, pod: Option<&Pod>, grace: i64) {
+        self.probes.clear();
+        let runtime = self.ctx.runtime.clone();
+        let rt: &dyn Runtime = runtime.as_ref();
+        let Ok(sandboxes) = rt::sandboxes(rt, &self.uid).await else {
+            return;
+        };
+        for s in &sandboxes {
+            if let Ok(instances) = rt::instances(rt, &s.id).await {
+                let mut stops = Vec::new();
+                for (name, list) in &instances {
+                    for i in list.iter().filter(|i| i.state == RunState::Running) {
+                        let c = pod
+                            .and_then(|p| p.spec.as_ref())
+                            .and_then(|sp| sp.containers.iter().find(|c| &c.name == name))
+                            .cloned();
+                        if let (Some(p), Some(c)) = (pod, c.as_ref()) {
+                            let msg = format!("Stopping container {}", c.name);
+                            self.ctx
+                                .recorder
+                                .pod(
+                                    p,
+                                    Some(&field_path(c, false)),
+                                    Kind::Normal,
+                                    "Killing",
+                                    &msg,
+                                )
+                                .await;
+                        }
+                        let c = c.unwrap_or_else(|| Container {
+                            name: name.clone(),
+                            ..Default::default()
+                        });
+                        let id = i.id.clone();
+                        let p = pod.cloned();
+                        let this = &*self;
+                        stops.push(async move {
+                            this.stop_container(
+                                p.as_ref().unwrap_or(&Pod::default()),
+                                &c,
+                                &id,
+                                grace,
+                            )
+                            .await
+                        });
+                    }
+                }
+                futures::future::join_all(stops).await;
+            }
+            let _ = rt
+                .stop_pod_sandbox(api::StopPodSandboxRequest {
+                    pod_sandbox_id: s.id.clone(),
+                })
+                .await;
+        }
+    }
+
+    /// Remove the pod's sandboxes, containers and volumes from this node.
+    async fn cleanup(&mut self) {
+        let runtime = self.ctx.runtime.clone();
+        let rt: &dyn Runtime = runtime.as_ref();
+        if let Ok(sandboxes) = rt::sandboxes(rt, &self.uid).await {
+            for s in sandboxes {
+                if let Ok(instances) = rt::instances(rt, &s.id).await {
+                    for i in instances.values().flatten() {
+                        let _ = rt
+                            .remove_container(api::RemoveContainerRequest {
+                                container_id: i.id.clone(),
+                            })
+                            .await;
+                    }
+                }
+                let _ = rt
+                    .stop_pod_sandbox(api::StopPodSandboxRequest {
+                        pod_sandbox_id: s.id.clone(),
+                    })
+                    .await;
+                let _ = rt
+                    .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                        pod_sandbox_id: s.id.clone(),
+                    })
+                    .await;
+            }
+        }
+        if let Err(e) = self.ctx.volumes.teardown(&self.uid).await {
+            tracing::warn!(uid = %self.uid, "tearing down volumes: {e}");
+        }
+    }
+
+    /// The kubelet's final word on a deleted pod: delete it with grace 0.
+    async fn confirm_delete(&self, pod: &Pod) {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        if let Err(e) = api.delete(&name, &dp).await {
+            if !matches!(&e, kube::Error::Api(s) if s.code == 404 || s.code == 409) {
+                tracing::warn!(pod = %pod_ref(pod), "confirming deletion: {e}");
+            }
+        }
+    }
+
+    async fn post_status(&mut self, pod: &Pod) {
+        let runtime = self.ctx.runtime.clone();
+        let rt: &dyn Runtime = runtime.as_ref();
+        let sandboxes = rt::sandboxes(rt, &self.uid).await.unwrap_or_default();
+        let sandbox = sandboxes.iter().find(|s| s.ready).or(sandboxes.first());
+        let mut obs = Observed {
+            sandbox_ready: sandbox.is_some_and(|s| s.ready),
+            pod_ip: sandbox.and_then(|s| s.ip.clone()),
+            waiting: self.waiting.clone(),
+            ready: self.ready.clone(),
+            started: self.started.clone(),
+            start_time: self.start_time.clone(),
+            ..Default::default()
+        };
+        if let Some(s) = sandbox {
+            obs.instances = rt::instances(rt, &s.id).await.unwrap_or_default();
+        }
+        let qos = berth_podspec::qos_class(pod);
+        let status = status::pod_status(pod, &obs, &self.ctx.cfg.node_ip, qos, &now());
+        if self.last_status.as_ref() == Some(&status) {
+            return;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
+        match api
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
+            .await
+        {
+            Ok(_) => self.last_status = Some(status),
+            Err(e) => tracing::debug!(pod = %pod_ref(pod), "posting status: {e}"),
+        }
+    }
+}
+
+fn grace_of(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+}

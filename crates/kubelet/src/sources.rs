@@ -1,0 +1,118 @@
+//! The kubelet's API-backed implementations of what the translation, volume
+//! and probe crates need: ConfigMaps, Secrets, Services, PVCs/PVs, and
+//! exec in a container through CRI.
+
+use crate::pod::runtime::Runtime;
+use async_trait::async_trait;
+use berth_cri::api;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use kube::api::{Api, ListParams};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct ApiSources {
+    pub client: kube::Client,
+}
+
+fn err(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message,
+        other => other.to_string(),
+    }
+}
+
+#[async_trait]
+impl berth_podspec::EnvSource for ApiSources {
+    async fn config_map(&self, ns: &str, name: &str) -> Result<Option<ConfigMap>, String> {
+        Api::<ConfigMap>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn secret(&self, ns: &str, name: &str) -> Result<Option<Secret>, String> {
+        Api::<Secret>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn services(&self, ns: &str) -> Result<Vec<Service>, String> {
+        Api::<Service>::namespaced(self.client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(err)
+    }
+}
+
+#[async_trait]
+impl berth_volumes::VolumeSource for ApiSources {
+    async fn config_map(&self, ns: &str, name: &str) -> Result<Option<ConfigMap>, String> {
+        Api::<ConfigMap>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn secret(&self, ns: &str, name: &str) -> Result<Option<Secret>, String> {
+        Api::<Secret>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn persistent_volume_claim(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<PersistentVolumeClaim>, String> {
+        Api::<PersistentVolumeClaim>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn persistent_volume(&self, name: &str) -> Result<Option<PersistentVolume>, String> {
+        Api::<PersistentVolume>::all(self.client.clone())
+            .get_opt(name)
+            .await
+            .map_err(err)
+    }
+    async fn service_account_token(
+        &self,
+        _ns: &str,
+        _sa: &str,
+        _aud: &[String],
+        _exp: i64,
+        _pod: &Pod,
+    ) -> Result<String, String> {
+        Err("service account tokens are not issued by berth yet".into())
+    }
+}
+
+/// Probe execs through CRI ExecSync.
+pub struct CriExec {
+    pub runtime: Arc<dyn Runtime>,
+}
+
+#[async_trait]
+impl berth_probes::ExecRunner for CriExec {
+    async fn exec(
+        &self,
+        container_id: &str,
+        cmd: Vec<String>,
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>), String> {
+        let req = api::ExecSyncRequest {
+            container_id: container_id.to_string(),
+            cmd,
+            timeout: timeout.as_secs().max(1) as i64,
+        };
+        let r = self
+            .runtime
+            .exec_sync(req)
+            .await
+            .map_err(|e| e.message().to_string())?;
+        let mut out = r.stdout;
+        out.extend_from_slice(&r.stderr);
+        Ok((r.exit_code, out))
+    }
+}
