@@ -12,7 +12,7 @@ up: deps build
 
 ## Stop the cluster started by `make up`.
 down:
-	@scripts/down.sh "$(DATA_DIR)"
+	@scripts/down.sh "$(DATA_DIR)" "$(BERTH)"
 
 deps:
 	@scripts/install-deps.sh

@@ -6,6 +6,8 @@
 //! berth version
 //! ```
 
+mod down;
+
 use anyhow::{bail, Context, Result};
 use berth_apiserver::{admission::Cidr, Config};
 use berth_store::{MemoryStore, SqliteStore, Store};
@@ -31,6 +33,14 @@ enum Command {
     Up(ServerArgs),
     /// Start the control plane (API server and state store).
     Server(ServerArgs),
+    /// Stop everything a cluster started on this machine: berth, pods, containerd, mounts.
+    Down {
+        #[arg(long, default_value = "/var/lib/berth", env = "BERTH_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Also delete the data dir (state, certificates, images).
+        #[arg(long)]
+        purge: bool,
+    },
     /// Print the version.
     Version,
 }
@@ -78,6 +88,16 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Up(args) => run(args, true),
+        Command::Down { data_dir, purge } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(down::down(&data_dir))?;
+            if purge {
+                down::purge(&data_dir)?;
+            }
+            Ok(())
+        }
         Command::Server(args) => run(args, false),
     }
 }
