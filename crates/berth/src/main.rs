@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! berth up      = server (+ agent once it exists) on this machine, kubeconfig written
-//! berth server  = API server + store (+ scheduler/controllers once they exist)
+//! berth server  = API server + store + scheduler (+ controllers once they exist)
 //! berth version
 //! ```
 
@@ -70,6 +70,9 @@ struct ServerArgs {
     /// Exit when the parent process goes away (test harnesses).
     #[arg(long, hide = true)]
     exit_with_parent: bool,
+    /// HTTPS port of the node agent's server (logs, exec, port-forward); 0 picks a free one.
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
 }
 
 fn main() -> Result<()> {
@@ -163,9 +166,13 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             started,
             &format!("kubeconfig written to {}", kubeconfig.display()),
         );
+        // Scheduler (and later the controllers): API clients over loopback.
+        let client = admin_client(&kubeconfig).await?;
+        tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
+        step(started, "scheduler started");
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
-            Some(start_node(&args, &kubeconfig, started).await?)
+            Some(start_node(&args, client, started).await?)
         } else {
             None
         };
@@ -191,11 +198,22 @@ fn host_ip() -> Option<String> {
     berth_kubelet::host::primary_ip()
 }
 
+/// A kube client with the admin credentials the server just wrote.
+async fn admin_client(kubeconfig: &std::path::Path) -> Result<kube::Client> {
+    let kc =
+        kube::config::Kubeconfig::read_from(kubeconfig).context("reading the admin kubeconfig")?;
+    let kube_config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("loading the admin kubeconfig")?;
+    kube::Client::try_from(kube_config).context("building the API client")
+}
+
 /// containerd under `<data-dir>/agent/containerd`, the pause and demo images,
 /// then the node agent talking to the API server through the admin kubeconfig.
 async fn start_node(
     args: &ServerArgs,
-    kubeconfig: &std::path::Path,
+    kube_client: kube::Client,
     started: Instant,
 ) -> Result<berth_cri::containerd::Containerd> {
     use berth_cri::{api, ImageService};
@@ -217,6 +235,8 @@ async fn start_node(
         "node-role.kubernetes.io/control-plane".into(),
         "true".into(),
     ));
+    cfg.server_port = args.kubelet_port;
+    cfg.serving_tls = Some(node_serving_tls(args, &cfg)?);
     let mut ccfg = berth_cri::containerd::ContainerdConfig::new(
         cfg.root.join("containerd"),
         berth_images::PAUSE_IMAGE,
@@ -273,13 +293,6 @@ async fn start_node(
             .context("importing an image into containerd")?;
     }
 
-    let kc =
-        kube::config::Kubeconfig::read_from(kubeconfig).context("reading the admin kubeconfig")?;
-    let kube_config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .context("loading the admin kubeconfig")?;
-    let kube_client = kube::Client::try_from(kube_config).context("building the API client")?;
     let runtime: std::sync::Arc<dyn berth_kubelet::pod::runtime::Runtime> =
         std::sync::Arc::new(client);
     let agent = berth_kubelet::agent::start(cfg, kube_client, runtime)
@@ -293,6 +306,31 @@ async fn start_node(
         ),
     );
     Ok(containerd)
+}
+
+/// The node server's certificate, issued by the cluster CA for the node's
+/// name and addresses, and the CA its clients must be signed by.
+fn node_serving_tls(
+    args: &ServerArgs,
+    cfg: &berth_kubelet::KubeletConfig,
+) -> Result<berth_kubelet::server::ServingTls> {
+    let pki_dir = args.data_dir.join("pki");
+    let pki = berth_apiserver::pki::Pki::load_or_create(&pki_dir, &args.tls_san)
+        .context("loading the cluster PKI")?;
+    let hosts = vec![
+        cfg.node_name.clone(),
+        cfg.node_ip.clone(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
+    let (cert_pem, key_pem) = pki
+        .issue_serving(&cfg.node_name, &hosts)
+        .context("issuing the node server certificate")?;
+    Ok(berth_kubelet::server::ServingTls {
+        ca_pem: pki.ca_cert,
+        cert_pem,
+        key_pem,
+    })
 }
 
 async fn wait_for_signal() {

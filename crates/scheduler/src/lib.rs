@@ -1,0 +1,33 @@
+//! berth's pod scheduler, in kube-scheduler's shape: queue → filter → score
+//! → bind, one file per plugin. It is an API client (`kube`): one watch per
+//! kind feeds a cache it decides from; it never lists per pod.
+//!
+//! - [`Scheduler`]: the running loop (`Scheduler::new(client).run().await`).
+//! - [`Framework::schedule_one`]: one decision on a [`Snapshot`], no API
+//!   needed (tests, benchmarks).
+
+pub mod binder;
+pub mod cache;
+pub mod error;
+pub mod events;
+pub mod fit_error;
+pub mod framework;
+mod informer;
+pub mod node_info;
+pub mod plugins;
+pub mod pod_info;
+pub mod preemption;
+pub mod quantity;
+pub mod queue;
+pub mod resources;
+mod scheduler;
+pub mod snapshot;
+pub mod status;
+pub mod testing;
+
+pub use error::SchedulerError;
+pub use fit_error::FitError;
+pub use framework::{Framework, ScheduleResult};
+pub use queue::QueueConfig;
+pub use scheduler::Scheduler;
+pub use snapshot::Snapshot;

@@ -1,0 +1,103 @@
+//! What the scheduler knows about one node: its object, what it can give
+//! (allocatable) and what the pods bound or assumed on it already take.
+
+use crate::plugins::image_locality::normalized_image_name;
+use crate::pod_info::{HostPort, PodInfo};
+use crate::resources::Resource;
+use k8s_openapi::api::core::v1::Node;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub name: String,
+    pub node: Arc<Node>,
+    pub allocatable: Resource,
+    /// Sum of the requests of the pods here, as written.
+    pub requested: Resource,
+    /// Same, with missing cpu/memory requests defaulted (for LeastAllocated).
+    pub ranking_requested: Resource,
+    /// Pods counted here, by UID.
+    pub pods: HashMap<String, Arc<PodInfo>>,
+    /// Host ports claimed by those pods (one entry per claim).
+    pub used_ports: Vec<HostPort>,
+    /// Images present on the node (normalized name → size in bytes).
+    pub images: HashMap<String, i64>,
+}
+
+impl NodeInfo {
+    pub fn new(node: Arc<Node>) -> Self {
+        let mut info = NodeInfo {
+            name: node.metadata.name.clone().unwrap_or_default(),
+            node: node.clone(),
+            allocatable: Resource::default(),
+            requested: Resource::default(),
+            ranking_requested: Resource::default(),
+            pods: HashMap::new(),
+            used_ports: Vec::new(),
+            images: HashMap::new(),
+        };
+        info.set_node(node);
+        info
+    }
+
+    /// Replace the node object, keeping the pods counted on it.
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        let status = node.status.as_ref();
+        self.allocatable = status
+            .and_then(|s| s.allocatable.as_ref())
+            .map(Resource::from_list)
+            .unwrap_or_default();
+        self.images = status
+            .and_then(|s| s.images.as_ref())
+            .into_iter()
+            .flatten()
+            .flat_map(|image| {
+                let size = image.size_bytes.unwrap_or(0);
+                image
+                    .names
+                    .iter()
+                    .flatten()
+                    .map(move |n| (normalized_image_name(n), size))
+            })
+            .collect();
+        self.node = node;
+    }
+
+    pub fn add_pod(&mut self, pod: Arc<PodInfo>) {
+        if self.pods.contains_key(&pod.uid) {
+            self.remove_pod(&pod.uid.clone());
+        }
+        self.requested.add(&pod.requests);
+        self.ranking_requested.add(&pod.ranking_requests);
+        self.used_ports.extend(pod.host_ports.iter().cloned());
+        self.pods.insert(pod.uid.clone(), pod);
+    }
+
+    /// Stop counting a pod; false when it was not counted here.
+    pub fn remove_pod(&mut self, uid: &str) -> bool {
+        let Some(pod) = self.pods.remove(uid) else {
+            return false;
+        };
+        self.requested.subtract(&pod.requests);
+        self.ranking_requested.subtract(&pod.ranking_requests);
+        for port in &pod.host_ports {
+            if let Some(i) = self.used_ports.iter().position(|p| p == port) {
+                self.used_ports.swap_remove(i);
+            }
+        }
+        true
+    }
+
+    pub fn taints(&self) -> &[k8s_openapi::api::core::v1::Taint] {
+        self.node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_deref())
+            .unwrap_or_default()
+    }
+
+    pub fn labels(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        self.node.metadata.labels.as_ref()
+    }
+}
