@@ -14,6 +14,7 @@ pub mod list;
 pub mod metrics;
 pub mod patch;
 pub mod pki;
+pub mod proxy;
 pub mod request;
 pub mod rest;
 pub mod review;
@@ -21,6 +22,8 @@ pub mod server;
 pub mod strategy;
 pub mod subresource;
 pub mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod watch;
 
 use admission::Cidr;

@@ -22,6 +22,8 @@ pub enum AgentError {
     Runtime(#[from] berth_cri::CriError),
     #[error("registering node {node}: {source}")]
     Register { node: String, source: kube::Error },
+    #[error("node server: {0}")]
+    Server(#[from] crate::server::ServerError),
     #[error("writing the CNI config in {dir}: {source}")]
     Cni { dir: String, source: std::io::Error },
 }
@@ -30,10 +32,12 @@ pub enum AgentError {
 pub struct Agent {
     pub node_name: String,
     pub pod_cidr: String,
+    /// Port of the node server (0 when it was not started).
+    pub server_port: u16,
 }
 
 pub async fn start(
-    cfg: KubeletConfig,
+    mut cfg: KubeletConfig,
     client: kube::Client,
     runtime: Arc<dyn Runtime>,
 ) -> Result<Agent, AgentError> {
@@ -42,6 +46,11 @@ pub async fn start(
             version: "v1".into(),
         })
         .await?;
+    // The node server first: the Node object advertises the port it got.
+    if let Some(tls) = cfg.serving_tls.clone() {
+        let addr = crate::server::start(&cfg, &tls, runtime.clone()).await?;
+        cfg.server_port = addr.port();
+    }
     let runtime_version = format!("{}://{}", version.runtime_name, version.runtime_version);
     let reporter = NodeReporter::new(cfg.clone(), client.clone(), runtime_version);
     let node = reporter
@@ -87,6 +96,11 @@ pub async fn start(
     });
     tokio::spawn(PodManager::new(ctx).run());
     Ok(Agent {
+        server_port: if cfg.serving_tls.is_some() {
+            cfg.server_port
+        } else {
+            0
+        },
         node_name: cfg.node_name,
         pod_cidr,
     })

@@ -16,6 +16,10 @@ pub struct KubeletConfig {
     /// Extra labels for the Node object (e.g. the control-plane role for `berth up`).
     pub node_labels: Vec<(String, String)>,
     pub max_pods: u32,
+    /// Port of the node server (logs, exec, port-forward); 0 picks a free one.
+    pub server_port: u16,
+    /// Serving certificate and client CA of the node server; `None`: no server.
+    pub serving_tls: Option<crate::server::ServingTls>,
 }
 
 impl KubeletConfig {
@@ -29,6 +33,8 @@ impl KubeletConfig {
             cluster_domain: "cluster.local".into(),
             node_labels: Vec::new(),
             max_pods: 110,
+            server_port: 10250,
+            serving_tls: None,
         }
     }
     pub fn pods_dir(&self) -> PathBuf {

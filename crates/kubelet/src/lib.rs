@@ -9,6 +9,7 @@ pub mod events;
 pub mod host;
 pub mod node;
 pub mod pod;
+pub mod server;
 pub mod sources;
 
 pub use config::KubeletConfig;

@@ -187,7 +187,7 @@ impl NodeReporter {
                     {"type": "InternalIP", "address": self.cfg.node_ip},
                     {"type": "Hostname", "address": self.cfg.node_name},
                 ],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": self.cfg.server_port}},
                 "nodeInfo": node_info(&self.runtime_version),
             }
         });

@@ -67,7 +67,7 @@ fn field_path(c: &Container, init: bool) -> String {
 
 fn fmt_secs(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{}m0s", s / 60)
     } else if s >= 60 {
         format!("{}m{}s", s / 60, s % 60)
@@ -599,20 +599,7 @@ impl Worker {
         {
             Ok(env) => env,
             Err(e) => {
-                let msg = e.to_string();
-                self.waiting.insert(
-                    c.name.clone(),
-                    ("CreateContainerConfigError".into(), msg.clone()),
-                );
-                self.ctx
-                    .recorder
-                    .pod(
-                        pod,
-                        Some(&fp),
-                        Kind::Warning,
-                        "Failed",
-                        &format!("Error: {msg}"),
-                    )
+                self.container_failed(pod, c, &fp, "CreateContainerConfigError", e.to_string())
                     .await;
                 return;
             }
@@ -620,20 +607,7 @@ impl Worker {
         let mut mounts = match volumes.container_mounts(c, &env) {
             Ok(m) => m,
             Err(e) => {
-                let msg = e.to_string();
-                self.waiting.insert(
-                    c.name.clone(),
-                    ("CreateContainerConfigError".into(), msg.clone()),
-                );
-                self.ctx
-                    .recorder
-                    .pod(
-                        pod,
-                        Some(&fp),
-                        Kind::Warning,
-                        "Failed",
-                        &format!("Error: {msg}"),
-                    )
+                self.container_failed(pod, c, &fp, "CreateContainerConfigError", e.to_string())
                     .await;
                 return;
             }
@@ -656,20 +630,7 @@ impl Worker {
         let config = match berth_podspec::container_config(pod, c, &cctx) {
             Ok(cfg) => cfg,
             Err(e) => {
-                let msg = e.to_string();
-                self.waiting.insert(
-                    c.name.clone(),
-                    ("CreateContainerConfigError".into(), msg.clone()),
-                );
-                self.ctx
-                    .recorder
-                    .pod(
-                        pod,
-                        Some(&fp),
-                        Kind::Warning,
-                        "Failed",
-                        &format!("Error: {msg}"),
-                    )
+                self.container_failed(pod, c, &fp, "CreateContainerConfigError", e.to_string())
                     .await;
                 return;
             }
@@ -685,18 +646,7 @@ impl Worker {
         let id = match created {
             Ok(r) => r.container_id,
             Err(e) => {
-                let msg = e.message().to_string();
-                self.waiting
-                    .insert(c.name.clone(), ("CreateContainerError".into(), msg.clone()));
-                self.ctx
-                    .recorder
-                    .pod(
-                        pod,
-                        Some(&fp),
-                        Kind::Warning,
-                        "Failed",
-                        &format!("Error: {msg}"),
-                    )
+                self.container_failed(pod, c, &fp, "CreateContainerError", e.message().to_string())
                     .await;
                 return;
             }
@@ -717,18 +667,7 @@ impl Worker {
             })
             .await
         {
-            let msg = e.message().to_string();
-            self.waiting
-                .insert(c.name.clone(), ("RunContainerError".into(), msg.clone()));
-            self.ctx
-                .recorder
-                .pod(
-                    pod,
-                    Some(&fp),
-                    Kind::Warning,
-                    "Failed",
-                    &format!("Error: {msg}"),
-                )
+            self.container_failed(pod, c, &fp, "RunContainerError", e.message().to_string())
                 .await;
             return;
         }
@@ -746,6 +685,29 @@ impl Worker {
         if !init {
             self.start_probes(pod, c, &id, facts);
         }
+    }
+
+    /// A container that could not be started: show why (waiting reason) and say so (event).
+    async fn container_failed(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        field_path: &str,
+        reason: &str,
+        message: String,
+    ) {
+        self.ctx
+            .recorder
+            .pod(
+                pod,
+                Some(field_path),
+                Kind::Warning,
+                "Failed",
+                &format!("Error: {message}"),
+            )
+            .await;
+        self.waiting
+            .insert(c.name.clone(), (reason.to_string(), message));
     }
 
     fn termination_message_mount(&self, pod: &Pod, c: &Container) -> Option<api::Mount> {
