@@ -70,8 +70,11 @@ pub struct ProbeResult {
     pub kind: ProbeKind,
     pub container_id: String,
     pub container_name: String,
-    /// The new state: live / ready / started.
+    /// The state: live / ready / started.
     pub success: bool,
+    /// This result changes the state. Failed runs that do not (below the
+    /// failure threshold, or repeats) are still sent, for Unhealthy events.
+    pub changed: bool,
     /// For a failure, the event message of the probe run that crossed failureThreshold
     /// (`Readiness probe failed: ...`); empty for a success.
     pub message: String,

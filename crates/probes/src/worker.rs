@@ -147,6 +147,20 @@ impl ProbeWorker {
                 settings.failure_threshold
             };
             if run_length < threshold {
+                // Every failed run is an Unhealthy event upstream, even below the threshold.
+                if !success {
+                    let result = ProbeResult {
+                        kind: self.kind,
+                        container_id: self.target.container_id.clone(),
+                        container_name: self.target.container.name.clone(),
+                        success,
+                        changed: false,
+                        message: outcome.event_message(self.kind).unwrap_or_default(),
+                    };
+                    if self.results.send(result).await.is_err() {
+                        return;
+                    }
+                }
                 continue;
             }
 
@@ -155,13 +169,15 @@ impl ProbeWorker {
                     gate.open();
                 }
             }
-            if reported != Some(success) {
+            let changed = reported != Some(success);
+            if changed || !success {
                 reported = Some(success);
                 let result = ProbeResult {
                     kind: self.kind,
                     container_id: self.target.container_id.clone(),
                     container_name: self.target.container.name.clone(),
                     success,
+                    changed,
                     message: outcome.event_message(self.kind).unwrap_or_default(),
                 };
                 if self.results.send(result).await.is_err() {
@@ -207,6 +223,27 @@ impl Drop for ProbeHandle {
 
 #[cfg(test)]
 mod tests {
+    /// The next state change, skipping per-run failure notices (for Unhealthy events).
+    async fn next_change(rx: &mut mpsc::Receiver<ProbeResult>) -> Option<ProbeResult> {
+        loop {
+            match rx.recv().await {
+                Some(r) if !r.changed => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn try_change(
+        rx: &mut mpsc::Receiver<ProbeResult>,
+    ) -> Result<ProbeResult, mpsc::error::TryRecvError> {
+        loop {
+            match rx.try_recv() {
+                Ok(r) if !r.changed => continue,
+                other => return other,
+            }
+        }
+    }
+
     use super::*;
     use crate::container_probes::ContainerProbes;
     use crate::test_support::{exec_probe, local_target, FakeExec, Reply};
@@ -225,6 +262,7 @@ mod tests {
             container_id: "cid-1".into(),
             container_name: "app".into(),
             success,
+            changed: true,
             message: message.into(),
         }
     }
@@ -243,7 +281,7 @@ mod tests {
             start,
             tx,
         );
-        let first = rx.recv().await;
+        let first = next_change(&mut rx).await;
         assert_eq!(start.elapsed(), Duration::from_secs(20));
         assert_eq!(
             first,
@@ -254,7 +292,7 @@ mod tests {
             ))
         );
         // On hold after a liveness failure: the worker ends and probes no more.
-        assert_eq!(rx.recv().await, None);
+        assert_eq!(next_change(&mut rx).await, None);
         sleep(Duration::from_secs(100)).await;
         assert_eq!(exec.call_offsets("live", start), secs(&[0, 10, 20]));
     }
@@ -279,7 +317,7 @@ mod tests {
         );
         sleep(Duration::from_millis(5500)).await;
         assert!(
-            rx.try_recv().is_err(),
+            try_change(&mut rx).is_err(),
             "liveness starts healthy; no change to report"
         );
         assert_eq!(exec.call_offsets("live", start).len(), 6);
@@ -321,7 +359,7 @@ mod tests {
         );
         let mut seen = Vec::new();
         for _ in 0..3 {
-            let r = rx.recv().await;
+            let r = next_change(&mut rx).await;
             seen.push((start.elapsed().as_secs(), r));
         }
         assert_eq!(
@@ -340,7 +378,7 @@ mod tests {
             ]
         );
         sleep(Duration::from_secs(5)).await;
-        assert!(rx.try_recv().is_err(), "staying ready is no change");
+        assert!(try_change(&mut rx).is_err(), "staying ready is no change");
     }
 
     #[tokio::test(start_paused = true)]
@@ -395,7 +433,7 @@ mod tests {
             start,
             tx,
         );
-        let first = rx.recv().await;
+        let first = next_change(&mut rx).await;
         // Tick 0: three attempts, all unknown, nothing reported; tick 1: ready.
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         assert_eq!(first, Some(result(ProbeKind::Readiness, true, "")));
@@ -442,7 +480,7 @@ mod tests {
         assert!(exec.call_offsets("live", start).is_empty());
         assert!(exec.call_offsets("ready", start).is_empty());
 
-        let mut results = vec![rx.recv().await, rx.recv().await];
+        let mut results = vec![next_change(&mut rx).await, next_change(&mut rx).await];
         assert_eq!(start.elapsed(), Duration::from_secs(2));
         results.sort_by_key(|r| r.as_ref().map(|r| r.kind == ProbeKind::Readiness));
         assert_eq!(
@@ -474,7 +512,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let probes = ContainerProbes::spawn(target, exec.clone(), start, tx);
         assert_eq!(
-            rx.recv().await,
+            next_change(&mut rx).await,
             Some(result(
                 ProbeKind::Startup,
                 false,
@@ -503,13 +541,13 @@ mod tests {
             tx,
         );
         assert_eq!(
-            rx.recv().await,
+            next_change(&mut rx).await,
             Some(result(ProbeKind::Readiness, true, ""))
         );
         assert!(!handle.is_finished());
         drop(handle);
         // The aborted task drops its sender.
-        assert_eq!(rx.recv().await, None);
+        assert_eq!(next_change(&mut rx).await, None);
         sleep(Duration::from_secs(100)).await;
         assert_eq!(exec.call_offsets("ready", start), secs(&[0]));
     }
@@ -533,6 +571,32 @@ mod tests {
         );
         sleep(Duration::from_secs(1)).await;
         handle.stop();
-        assert_eq!(rx.recv().await, None);
+        assert_eq!(next_change(&mut rx).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_failed_run_is_sent_for_an_event_but_changes_nothing() {
+        let exec = FakeExec::new();
+        exec.script("ready", vec![Reply::Exit(1, "not yet")]);
+        let (tx, mut rx) = mpsc::channel(16);
+        let _handle = ProbeWorker::spawn(
+            ProbeKind::Readiness,
+            exec_probe("ready"),
+            local_target(80),
+            exec.clone(),
+            Instant::now(),
+            tx,
+        );
+        for _ in 0..4 {
+            let r = rx.recv().await;
+            assert!(
+                r.as_ref().is_some_and(|r| !r.changed && !r.success),
+                "{r:?}"
+            );
+            assert_eq!(
+                r.map(|r| r.message),
+                Some("Readiness probe failed: not yet".to_string())
+            );
+        }
     }
 }

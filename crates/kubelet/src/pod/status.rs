@@ -43,6 +43,8 @@ pub struct Observed {
     /// Startup probe results; containers without one are started when running.
     pub started: HashMap<String, bool>,
     pub start_time: Option<String>,
+    /// The pod has init containers (waiting containers then show PodInitializing).
+    pub has_init_containers: bool,
 }
 
 fn container_state(inst: &Instance) -> Value {
@@ -95,7 +97,8 @@ fn status_of(c: &Container, obs: &Observed, is_init: bool) -> Value {
             json!({"waiting": w})
         }
         (None, None) => {
-            json!({"waiting": {"reason": if is_init { "PodInitializing" } else { "ContainerCreating" }}})
+            // Behind init containers every container is PodInitializing (convertToAPIContainerStatuses).
+            json!({"waiting": {"reason": if is_init || obs.has_init_containers { "PodInitializing" } else { "ContainerCreating" }}})
         }
     };
     let last_state = match (waiting, latest, previous) {

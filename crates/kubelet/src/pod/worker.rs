@@ -142,26 +142,29 @@ impl Worker {
 
     async fn apply_probe(&mut self, pod: &Pod, r: berth_probes::ProbeResult) {
         use berth_probes::ProbeKind;
-        match r.kind {
-            ProbeKind::Readiness => {
-                self.ready.insert(r.container_name.clone(), r.success);
-            }
-            ProbeKind::Startup => {
-                self.started.insert(r.container_name.clone(), r.success);
-                if !r.success {
-                    // A startup probe that gives up restarts the container, like liveness.
-                    self.unhealthy
-                        .insert(r.container_name.clone(), r.container_id.clone());
+        if r.changed {
+            match r.kind {
+                ProbeKind::Readiness => {
+                    self.ready.insert(r.container_name.clone(), r.success);
                 }
-            }
-            ProbeKind::Liveness => {
-                if !r.success {
-                    self.unhealthy
-                        .insert(r.container_name.clone(), r.container_id.clone());
+                ProbeKind::Startup => {
+                    self.started.insert(r.container_name.clone(), r.success);
+                    if !r.success {
+                        // A startup probe that gives up restarts the container, like liveness.
+                        self.unhealthy
+                            .insert(r.container_name.clone(), r.container_id.clone());
+                    }
+                }
+                ProbeKind::Liveness => {
+                    if !r.success {
+                        self.unhealthy
+                            .insert(r.container_name.clone(), r.container_id.clone());
+                    }
                 }
             }
         }
-        if !r.success {
+        // Every failed run is an Unhealthy event, as the kubelet records them.
+        if !r.success && !r.message.is_empty() {
             let c = pod
                 .spec
                 .as_ref()
@@ -244,7 +247,7 @@ impl Worker {
                     if restart == "Never" {
                         return Ok(RESYNC); // the pod has failed
                     }
-                    if let Some(w) = self.back_off(pod, c, &i, true) {
+                    if let Some(w) = self.back_off(pod, c, true) {
                         return Ok(w);
                     }
                     self.start_container(pod, c, true, &sandbox, &volumes, &facts, i.attempt + 1)
@@ -302,7 +305,7 @@ impl Worker {
                         self.waiting.remove(&c.name);
                         continue;
                     }
-                    if let Some(w) = self.back_off(pod, c, &i, false) {
+                    if let Some(w) = self.back_off(pod, c, false) {
                         wake = wake.min(w);
                         continue;
                     }
@@ -326,64 +329,44 @@ impl Worker {
         Ok(wake)
     }
 
-    /// In back-off: record why and say how long to wait. Otherwise arm the next back-off.
-    fn back_off(
-        &mut self,
-        pod: &Pod,
-        c: &Container,
-        last: &Instance,
-        _init: bool,
-    ) -> Option<Duration> {
-        let key = format!("{}/{}", c.name, last.id);
+    /// Restart now (None) or wait (Some(remaining)): the first restart is
+    /// immediate and each later one waits 10 s doubling to 5 min, as the
+    /// kubelet's back-off does. A new waiting window is announced once.
+    fn back_off(&mut self, pod: &Pod, c: &Container, init: bool) -> Option<Duration> {
         let now = Instant::now();
-        if self.backoff.delay(&c.name).is_some() && self.backoff.remaining(&c.name, now).is_some() {
-            let delay = self.backoff.delay(&c.name).unwrap_or_default();
-            let msg = format!(
-                "back-off {} restarting failed container={} pod={}",
-                fmt_secs(delay),
-                c.name,
-                pod_ref(pod)
-            );
-            self.waiting
-                .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
-            return self.backoff.remaining(&c.name, now);
-        }
-        // The first restart happens at once; later ones wait.
-        let _ = key;
-        if last.attempt > 0 || self.backoff.delay(&c.name).is_some() {
+        let Some(left) = self.backoff.remaining(&c.name, now) else {
             self.backoff.next(&c.name, now);
-            let delay = self.backoff.delay(&c.name).unwrap_or_default();
-            let msg = format!(
-                "back-off {} restarting failed container={} pod={}",
-                fmt_secs(delay),
-                c.name,
-                pod_ref(pod)
-            );
-            self.waiting
-                .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg.clone()));
+            return None;
+        };
+        let delay = self.backoff.delay(&c.name).unwrap_or_default();
+        let msg = format!(
+            "back-off {} restarting failed container={} pod={}",
+            fmt_secs(delay),
+            c.name,
+            pod_ref(pod)
+        );
+        let announce = self
+            .waiting
+            .get(&c.name)
+            .is_none_or(|(reason, m)| reason != "CrashLoopBackOff" || m != &msg);
+        self.waiting
+            .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
+        if announce {
             let ctx = self.ctx.clone();
             let pod = pod.clone();
-            let fp = field_path(c, false);
+            let fp = field_path(c, init);
+            let text = format!(
+                "Back-off restarting failed container {} in pod {}",
+                c.name,
+                pod_ref(&pod)
+            );
             tokio::spawn(async move {
                 ctx.recorder
-                    .pod(
-                        &pod,
-                        Some(&fp),
-                        Kind::Warning,
-                        "BackOff",
-                        &format!(
-                            "Back-off restarting failed container {} in pod {}",
-                            fp.trim_start_matches("spec.containers{")
-                                .trim_end_matches('}'),
-                            pod_ref(&pod)
-                        ),
-                    )
-                    .await;
+                    .pod(&pod, Some(&fp), Kind::Warning, "BackOff", &text)
+                    .await
             });
-            return self.backoff.remaining(&c.name, now);
         }
-        self.backoff.next(&c.name, now - Duration::from_secs(3600));
-        None
+        Some(left)
     }
 
     async fn ensure_sandbox(
@@ -519,6 +502,16 @@ impl Worker {
                 self.ctx
                     .recorder
                     .pod(pod, Some(&fp), Kind::Normal, "BackOff", &msg)
+                    .await;
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "Failed",
+                        "Error: ImagePullBackOff",
+                    )
                     .await;
                 let _ = left;
                 return;
@@ -919,6 +912,11 @@ impl Worker {
             ready: self.ready.clone(),
             started: self.started.clone(),
             start_time: self.start_time.clone(),
+            has_init_containers: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.init_containers.as_ref())
+                .is_some_and(|i| !i.is_empty()),
             ..Default::default()
         };
         if let Some(s) = sandbox {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logs;
 pub mod lookup;
 pub mod relay;
+pub mod spdy;
 pub mod streams;
 pub mod tls;
 pub mod tunnel;
