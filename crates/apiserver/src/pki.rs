@@ -104,6 +104,17 @@ impl Pki {
         let issuer = Issuer::from_ca_cert_pem(&self.ca_cert, KeyPair::from_pem(&self.ca_key)?)?;
         new_client(&issuer, user, groups)
     }
+
+    /// Issue a serving certificate for `hosts` (names or IPs), signed by the
+    /// CA: what a node agent's server presents to the API server.
+    pub fn issue_serving(
+        &self,
+        common_name: &str,
+        hosts: &[String],
+    ) -> Result<(String, String), PkiError> {
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_cert, KeyPair::from_pem(&self.ca_key)?)?;
+        new_host_serving(&issuer, common_name, hosts)
+    }
 }
 
 fn new_ca() -> Result<(String, String), PkiError> {
@@ -149,6 +160,39 @@ fn new_serving(
     params.subject_alt_names = names
         .iter()
         .filter(|n| !n.is_empty())
+        .map(|n| match n.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => n
+                .clone()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(PkiError::Generate),
+        })
+        .collect::<Result<_, _>>()?;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn new_host_serving(
+    issuer: &Issuer<'_, KeyPair>,
+    common_name: &str,
+    hosts: &[String],
+) -> Result<(String, String), PkiError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    params.distinguished_name = dn;
+    let mut names: Vec<&String> = hosts.iter().filter(|n| !n.is_empty()).collect();
+    names.sort();
+    names.dedup();
+    params.subject_alt_names = names
+        .into_iter()
         .map(|n| match n.parse::<IpAddr>() {
             Ok(ip) => Ok(SanType::IpAddress(ip)),
             Err(_) => n
