@@ -14,6 +14,7 @@ pub mod list;
 pub mod metrics;
 pub mod patch;
 pub mod pki;
+pub mod proxy;
 pub mod request;
 pub mod rest;
 pub mod review;

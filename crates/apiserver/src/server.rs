@@ -288,6 +288,8 @@ async fn route(
                 None => r.info.plural.to_string(),
             };
             let headers = req.headers().clone();
+            // Streaming subresources (exec, port-forward) take over the connection.
+            let upgrade = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned();
             let bytes = match axum::body::to_bytes(req.into_body(), body::MAX_BODY + 1).await {
                 Ok(b) if b.len() > body::MAX_BODY => {
                     return (verb, resource, Err(ApiError::too_large()))
@@ -295,7 +297,11 @@ async fn route(
                 Ok(b) => b,
                 Err(_) => return (verb, resource, Err(ApiError::too_large())),
             };
-            let res = rest::handle(srv, r, q, headers, bytes, user).await;
+            let res = crate::proxy::with_client_upgrade(
+                upgrade,
+                rest::handle(srv, r, q, headers, bytes, user),
+            )
+            .await;
             (verb, resource, res)
         }
     }

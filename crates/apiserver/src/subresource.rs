@@ -104,28 +104,7 @@ pub async fn handle(
             Ok(respond_object(info, code, obj, &headers, &q))
         }
         ("log" | "exec" | "attach" | "portforward" | "proxy", _) => {
-            let (pod, _) = read(srv, info, ns, name).await?;
-            let node = pod
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if node.is_empty() && info.kind == "Pod" {
-                let container = q
-                    .get("container")
-                    .map(str::to_string)
-                    .or_else(|| {
-                        pod.pointer("/spec/containers/0/name")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_default();
-                return Err(ApiError::bad_request(format!(
-                    "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
-                )));
-            }
-            Err(ApiError::service_unavailable(format!(
-                "no kubelet is serving node \"{node}\" yet: {sub} needs the node agent (berth agent)"
-            )))
+            crate::proxy::handle(srv, req, sub, &q, &headers).await
         }
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({} {sub})",

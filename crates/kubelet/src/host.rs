@@ -83,14 +83,46 @@ pub fn arch() -> &'static str {
     }
 }
 
-/// This host's first local, non-loopback IPv4 address (from the kernel's
-/// routing tables; no packets are sent).
+/// The address this host reaches other machines from: the IPv4 address of
+/// the default route's interface (read from the kernel; no packets are sent).
+/// Falls back to the first local address that is not loopback and not on a
+/// pod bridge (a pod bridge's gateway must never be advertised as the node).
 pub fn primary_ip() -> Option<String> {
+    default_route_interface()
+        .and_then(|iface| interface_ipv4(&iface))
+        .or_else(first_local_ipv4)
+}
+
+fn default_route_interface() -> Option<String> {
+    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
+    routes.lines().skip(1).find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols.len() > 2 && cols[1] == "00000000").then(|| cols[0].to_string())
+    })
+}
+
+fn interface_ipv4(iface: &str) -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", iface])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next())
+        .map(str::to_string)
+}
+
+fn first_local_ipv4() -> Option<String> {
     let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
     let lines: Vec<&str> = trie.lines().collect();
     lines.windows(2).find_map(|w| {
         let addr = w[0].trim().strip_prefix("|-- ")?;
-        (w[1].contains("/32 host LOCAL") && !addr.starts_with("127.")).then(|| addr.to_string())
+        let usable = w[1].contains("/32 host LOCAL")
+            && !addr.starts_with("127.")
+            && !addr.starts_with("10.42.");
+        usable.then(|| addr.to_string())
     })
 }
 
@@ -105,5 +137,12 @@ mod tests {
         let (total, avail) = disk_bytes(Path::new("/"));
         assert!(total > 0 && avail <= total);
         assert!(!kernel_version().is_empty());
+        let ip = primary_ip().unwrap_or_default();
+        assert!(
+            ip.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| !a.is_loopback()),
+            "{ip}"
+        );
+        assert!(!ip.starts_with("10.42."), "{ip} is a pod bridge address");
     }
 }

@@ -75,6 +75,52 @@ impl Cluster {
         }
     }
 
+    /// Start a whole single-node cluster (`berth up`: API server, containerd,
+    /// node agent) in `dir`, with `extra` arguments; needs root and containerd.
+    /// Returns once the kubeconfig is written (the node registers shortly after).
+    pub fn start_up_in(dir: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        let _ = std::fs::remove_file(&kubeconfig);
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "up",
+                "--https-port",
+                "0",
+                "--exit-with-parent",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .args(extra)
+            .env("BERTH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn berth up");
+        let started = Instant::now();
+        while !kubeconfig.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "berth up did not write its kubeconfig: {}",
+                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let text = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
+        let url = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .expect("server url")
+            .to_string();
+        Cluster {
+            dir,
+            child: std::sync::Mutex::new(child),
+            kubeconfig,
+            url,
+        }
+    }
+
     /// One server shared by all tests of a test binary.
     pub fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();

@@ -1,6 +1,10 @@
 //! Pods bound to this node, from one watch (fieldSelector spec.nodeName),
 //! each handed to its own worker. Containers and sandboxes of pods that no
 //! longer exist (e.g. deleted while the agent was down) are cleaned up.
+//!
+//! A relister (the kubelet's PLEG) lists every container once a second and
+//! wakes the workers of pods whose containers changed state, so an exit is
+//! noticed within a second without each worker polling the runtime.
 
 use super::worker::Worker;
 use crate::context::Context;
@@ -13,22 +17,31 @@ use tokio::sync::watch;
 
 pub struct PodManager {
     ctx: Arc<Context>,
-    workers: HashMap<String, watch::Sender<Option<Pod>>>,
+    workers: Workers,
 }
+
+type Workers = Arc<std::sync::Mutex<HashMap<String, watch::Sender<Option<Pod>>>>>;
+
+/// How often the relister lists containers (upstream's PLEG relist period).
+pub const RELIST_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PodManager {
     pub fn new(ctx: Arc<Context>) -> Self {
         Self {
             ctx,
-            workers: HashMap::new(),
+            workers: Default::default(),
         }
+    }
+
+    fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Option<Pod>>>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn update(&mut self, pod: Pod) {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
-        if let Some(tx) = self.workers.get(&uid) {
+        if let Some(tx) = self.workers().get(&uid) {
             if tx.send(Some(pod.clone())).is_ok() {
                 return;
             }
@@ -36,21 +49,22 @@ impl PodManager {
         let (tx, rx) = watch::channel(Some(pod));
         let worker = Worker::new(self.ctx.clone(), uid.clone());
         tokio::spawn(worker.run(rx));
-        self.workers.insert(uid, tx);
+        self.workers().insert(uid, tx);
     }
 
     fn remove(&mut self, uid: &str) {
-        if let Some(tx) = self.workers.remove(uid) {
+        if let Some(tx) = self.workers().remove(uid) {
             let _ = tx.send(None);
         }
     }
 
     /// Workers whose pod is gone and whose loop has ended free their slot.
     fn reap(&mut self) {
-        self.workers.retain(|_, tx| !tx.is_closed());
+        self.workers().retain(|_, tx| !tx.is_closed());
     }
 
     pub async fn run(mut self) {
+        tokio::spawn(relist(self.ctx.clone(), self.workers.clone()));
         let api: kube::Api<Pod> = kube::Api::all(self.ctx.client.clone());
         let cfg =
             watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.cfg.node_name));
@@ -72,7 +86,7 @@ impl PodManager {
                         .filter_map(|p| p.metadata.uid.clone())
                         .collect();
                     let gone: Vec<String> = self
-                        .workers
+                        .workers()
                         .keys()
                         .filter(|u| !uids.contains(*u))
                         .cloned()
@@ -115,6 +129,53 @@ impl PodManager {
             drop(tx);
             let worker = Worker::new(self.ctx.clone(), uid);
             tokio::spawn(worker.run(rx));
+        }
+    }
+}
+
+/// Every RELIST_PERIOD: list all containers, and poke the worker of each pod
+/// whose containers appeared, disappeared or changed state.
+async fn relist(ctx: Arc<Context>, workers: Workers) {
+    use berth_cri::api::ListContainersRequest;
+    let mut previous: HashMap<String, (String, i32)> = HashMap::new();
+    let mut tick = tokio::time::interval(RELIST_PERIOD);
+    loop {
+        tick.tick().await;
+        let Ok(list) = ctx
+            .runtime
+            .list_containers(ListContainersRequest { filter: None })
+            .await
+        else {
+            continue;
+        };
+        let mut current = HashMap::with_capacity(list.containers.len());
+        let mut changed: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for c in list.containers {
+            let uid = c
+                .labels
+                .get(super::runtime::POD_UID_LABEL)
+                .cloned()
+                .unwrap_or_default();
+            if previous.get(&c.id).map(|(_, state)| *state) != Some(c.state) {
+                changed.insert(uid.clone());
+            }
+            current.insert(c.id, (uid, c.state));
+        }
+        for (id, (uid, _)) in &previous {
+            if !current.contains_key(id) {
+                changed.insert(uid.clone());
+            }
+        }
+        previous = current;
+        if changed.is_empty() {
+            continue;
+        }
+        let workers = workers.lock().unwrap_or_else(|p| p.into_inner());
+        for uid in changed {
+            if let Some(tx) = workers.get(&uid) {
+                // Same pod, fresh notification: the worker syncs now.
+                tx.send_modify(|_| {});
+            }
         }
     }
 }

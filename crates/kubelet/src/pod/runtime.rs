@@ -123,6 +123,7 @@ pub async fn instances(
             message: st.message,
             started_at: rfc3339_from_nanos(st.started_at),
             finished_at: rfc3339_from_nanos(st.finished_at),
+            finished_at_ns: st.finished_at,
             image: st.image.map(|i| i.image).unwrap_or_default(),
             image_ref: st.image_ref,
         });

@@ -25,6 +25,8 @@ pub struct Instance {
     pub message: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Finish time as the runtime reports it (ns since the epoch; 0 = not finished).
+    pub finished_at_ns: i64,
     pub image: String,
     pub image_ref: String,
 }
@@ -323,6 +325,7 @@ mod tests {
             message: String::new(),
             started_at: Some("2026-11-23T00:00:00Z".into()),
             finished_at: None,
+            finished_at_ns: 0,
             image: "x".into(),
             image_ref: "sha256:1".into(),
         }

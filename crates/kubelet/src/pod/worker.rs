@@ -40,6 +40,8 @@ pub struct Worker {
     last_status: Option<Value>,
     start_time: Option<String>,
     pulled: HashMap<String, bool>,
+    /// When each image's last pull failed (the pull back-off counts from it).
+    pull_failed_at: HashMap<String, std::time::SystemTime>,
     probe_tx: mpsc::Sender<berth_probes::ProbeResult>,
     probe_rx: mpsc::Receiver<berth_probes::ProbeResult>,
 }
@@ -91,6 +93,7 @@ impl Worker {
             last_status: None,
             start_time: None,
             pulled: HashMap::new(),
+            pull_failed_at: HashMap::new(),
             probe_tx,
             probe_rx,
         }
@@ -247,7 +250,7 @@ impl Worker {
                     if restart == "Never" {
                         return Ok(RESYNC); // the pod has failed
                     }
-                    if let Some(w) = self.back_off(pod, c, true) {
+                    if let Some(w) = self.back_off(pod, c, &i, true) {
                         return Ok(w);
                     }
                     self.start_container(pod, c, true, &sandbox, &volumes, &facts, i.attempt + 1)
@@ -305,7 +308,7 @@ impl Worker {
                         self.waiting.remove(&c.name);
                         continue;
                     }
-                    if let Some(w) = self.back_off(pod, c, false) {
+                    if let Some(w) = self.back_off(pod, c, &i, false) {
                         wake = wake.min(w);
                         continue;
                     }
@@ -332,10 +335,23 @@ impl Worker {
     /// Restart now (None) or wait (Some(remaining)): the first restart is
     /// immediate and each later one waits 10 s doubling to 5 min, as the
     /// kubelet's back-off does. A new waiting window is announced once.
-    fn back_off(&mut self, pod: &Pod, c: &Container, init: bool) -> Option<Duration> {
-        let now = Instant::now();
-        let Some(left) = self.backoff.remaining(&c.name, now) else {
-            self.backoff.next(&c.name, now);
+    fn back_off(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        last: &Instance,
+        init: bool,
+    ) -> Option<Duration> {
+        let now = std::time::SystemTime::now();
+        let finished =
+            std::time::UNIX_EPOCH + Duration::from_nanos(last.finished_at_ns.max(0) as u64);
+        let finished = if last.finished_at_ns > 0 {
+            finished
+        } else {
+            now
+        };
+        let Some(left) = self.backoff.remaining(&c.name, finished, now) else {
+            self.backoff.next(&c.name, finished);
             return None;
         };
         let delay = self.backoff.delay(&c.name).unwrap_or_default();
@@ -495,7 +511,14 @@ impl Worker {
         }
         if must_pull {
             let key = format!("pull:{image}");
-            if let Some(left) = self.backoff.remaining(&key, Instant::now()) {
+            if let Some(left) = self.backoff.remaining(
+                &key,
+                self.pull_failed_at
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(std::time::UNIX_EPOCH),
+                std::time::SystemTime::now(),
+            ) {
                 let msg = format!("Back-off pulling image \"{image}\"");
                 self.waiting
                     .insert(c.name.clone(), ("ImagePullBackOff".into(), msg.clone()));
@@ -551,7 +574,9 @@ impl Worker {
                         .await;
                 }
                 Err(e) => {
-                    self.backoff.next(&key, Instant::now());
+                    let failed_at = std::time::SystemTime::now();
+                    self.pull_failed_at.insert(key.clone(), failed_at);
+                    self.backoff.next(&key, failed_at);
                     let msg = format!("Failed to pull image \"{image}\": {}", e.message());
                     self.waiting
                         .insert(c.name.clone(), ("ErrImagePull".into(), msg.clone()));

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message, Role};
 use tokio_tungstenite::WebSocketStream;
 
 pub const V5_PROTOCOL: &str = "v5.channel.k8s.io";
@@ -169,6 +170,7 @@ async fn run(client: Upgraded, upstream: Upgraded, opts: &StreamOptions) {
             return;
         }
     }
+    tracing::debug!(?order, "SPDY streams opened");
     let last_stream = order.last().map(|(id, _)| *id).unwrap_or(1);
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, None).await;
     let (mut ws_tx, mut ws_rx) = ws.split();
@@ -214,15 +216,17 @@ async fn run(client: Upgraded, upstream: Upgraded, opts: &StreamOptions) {
                             return;
                         }
                     }
-                    Ok(Some(Frame::Control { kind, payload, .. })) => match kind {
-                        spdy::PING => {
-                            if let Some(id) = Frame::control_id(&payload) {
-                                let _ = send(&wr, &spdy::ping(id)).await;
+                    Ok(Some(Frame::Control { kind, payload, .. })) => {
+                        match kind {
+                            spdy::PING => {
+                                if let Some(id) = Frame::control_id(&payload) {
+                                    let _ = send(&wr, &spdy::ping(id)).await;
+                                }
                             }
+                            spdy::GOAWAY => break,
+                            _ => {} // SYN_REPLY, RST_STREAM, SETTINGS, WINDOW_UPDATE
                         }
-                        spdy::GOAWAY => break,
-                        _ => {} // SYN_REPLY, RST_STREAM, SETTINGS, WINDOW_UPDATE
-                    },
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!("exec stream from the runtime: {e}");
@@ -230,7 +234,7 @@ async fn run(client: Upgraded, upstream: Upgraded, opts: &StreamOptions) {
                     }
                 }
             }
-            let _ = ws_tx.send(Message::Close(None)).await;
+            let _ = ws_tx.send(normal_close()).await;
             let _ = ws_tx.close().await;
         }
     };
@@ -239,6 +243,14 @@ async fn run(client: Upgraded, upstream: Upgraded, opts: &StreamOptions) {
         _ = &mut to_client => { let _ = tokio::time::timeout(LINGER, to_runtime).await; }
         _ = &mut to_runtime => { let _ = tokio::time::timeout(LINGER, to_client).await; }
     }
+}
+
+/// A normal closure (1000): Kubernetes clients treat any other close as an error.
+fn normal_close() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
 }
 
 #[cfg(test)]

@@ -164,14 +164,22 @@ impl HeaderWriter {
             out.extend_from_slice(&adler32(dictionary()).to_be_bytes());
         }
         for chunk in block.chunks(0xffff) {
-            let len = chunk.len() as u16;
-            out.push(0x00); // BFINAL 0, BTYPE 00 (stored), padded to the byte
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&(!len).to_le_bytes());
-            out.extend_from_slice(chunk);
+            stored_block(&mut out, chunk);
         }
+        // An empty stored block, as a sync flush ends with: inflaters (Go's
+        // among them) hand out a block's bytes only once the next block starts.
+        stored_block(&mut out, &[]);
         out
     }
+}
+
+/// A non-final stored deflate block (byte aligned: header byte, LEN, NLEN, data).
+fn stored_block(out: &mut Vec<u8>, data: &[u8]) {
+    let len = data.len() as u16;
+    out.push(0x00); // BFINAL 0, BTYPE 00, padded to the byte
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
 }
 
 fn control(kind: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
@@ -305,8 +313,9 @@ mod tests {
         assert_eq!(block[0], 0);
         let len = u16::from_le_bytes([block[1], block[2]]);
         assert_eq!(!len, u16::from_le_bytes([block[3], block[4]]));
-        let raw = &block[5..];
-        assert_eq!(raw.len(), len as usize);
+        let raw = &block[5..5 + len as usize];
+        // Ends with the sync-flush marker.
+        assert_eq!(&block[5 + len as usize..], &[0, 0, 0, 0xff, 0xff]);
         assert_eq!(&raw[..4], &1u32.to_be_bytes());
         assert_eq!(&raw[8..18], b"streamtype");
         // Later blocks continue the same stream: no second zlib header.

@@ -16,7 +16,8 @@ use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message, Role};
 use tokio_tungstenite::WebSocketStream;
 
 pub const SPDY_PORT_FORWARD_TUNNEL: &str = "SPDY/3.1+portforward.k8s.io";
@@ -114,8 +115,16 @@ async fn carry(ws: WebSocketStream<TokioIo<Upgraded>>, upstream: Upgraded) {
                 }
             }
         }
-        let _ = ws_tx.send(Message::Close(None)).await;
+        let _ = ws_tx.send(normal_close()).await;
         let _ = ws_tx.close().await;
     };
     tokio::join!(to_runtime, to_client);
+}
+
+/// A normal closure (1000): Kubernetes clients treat any other close as an error.
+fn normal_close() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
 }
