@@ -41,8 +41,24 @@ enum Command {
         #[arg(long)]
         purge: bool,
     },
+    /// Images in this machine's containerd.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Import an OCI or docker image archive (e.g. from `docker save` or `skopeo copy`).
+    Import {
+        /// The archive (.tar).
+        file: PathBuf,
+        #[arg(long, default_value = "/var/lib/berth", env = "BERTH_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -75,7 +91,18 @@ struct ServerArgs {
     kubelet_port: u16,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole context chain: what failed and what to do.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -91,6 +118,21 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Up(args) => run(args, true),
+        Command::Image {
+            command: ImageCommand::Import { file, data_dir },
+        } => {
+            let socket = data_dir
+                .join("agent")
+                .join("containerd")
+                .join("containerd.sock");
+            if !socket.exists() {
+                bail!("no containerd at {} — start the cluster first (`make up` or `berth up --data-dir {}`)", socket.display(), data_dir.display());
+            }
+            let out = berth_images::import_archive(&file, &socket)
+                .with_context(|| format!("importing {}", file.display()))?;
+            print!("{out}");
+            Ok(())
+        }
         Command::Down { data_dir, purge } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -818,3 +818,45 @@ fn deletion_honours_sigterm_and_the_grace_period() {
         }
     }
 }
+
+/// `berth image import FILE.tar`: an archive imported under a new name runs as a pod.
+#[test]
+fn an_imported_image_archive_runs_as_a_pod() {
+    let _flag = FailureFlag;
+    let Some(a) = agent() else { return };
+    let ns = a.namespace("agent-import");
+    let mut image = berth_images::echo(1);
+    image.name = "localhost/test/imported:7".into();
+    let archive = a.work.join("imported.tar");
+    let file = std::fs::File::create(&archive).expect("archive file");
+    image.write_oci_archive(file).expect("write archive");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["image", "import"])
+        .arg(&archive)
+        .arg("--data-dir")
+        .arg(&a.data)
+        .output()
+        .expect("berth image import");
+    assert!(
+        out.status.success(),
+        "berth image import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    a.create(
+        &ns,
+        pod_manifest(
+            "imported",
+            json!([{"name": "echo", "image": "localhost/test/imported:7", "imagePullPolicy": "Never"}]),
+            json!({}),
+        ),
+    );
+    let p = a.wait_running_ready(&ns, "imported");
+    let ip = p["status"]["podIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        http_get(&ip, 8080, "/").contains("echo v1 from imported"),
+        "pod {ip} did not answer"
+    );
+}
