@@ -60,7 +60,7 @@ pub fn print(r: &Report) {
     println!();
     rule();
     println!(
-        "berth-bench: one `berth server` (SQLite store, fsync on; HTTPS with client certs), {} CPUs shared with this client",
+        "berth-bench: one `berth server --disable-scheduler` (the API server alone: SQLite store, fsync on; HTTPS with client certs), {} CPUs shared with this client",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(

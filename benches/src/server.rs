@@ -38,7 +38,12 @@ impl BerthServer {
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir.path())
-            .args(["--https-port", "0", "--exit-with-parent"])
+            .args([
+                "--https-port",
+                "0",
+                "--exit-with-parent",
+                "--disable-scheduler",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -83,6 +83,9 @@ struct ServerArgs {
     /// Extra names or IPs for the API server's certificate (repeatable).
     #[arg(long)]
     tls_san: Vec<String>,
+    /// Run without the scheduler (e.g. to measure the API server alone, or to use another scheduler).
+    #[arg(long)]
+    disable_scheduler: bool,
     /// Exit when the parent process goes away (test harnesses).
     #[arg(long, hide = true)]
     exit_with_parent: bool,
@@ -210,8 +213,10 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
         );
         // Scheduler (and later the controllers): API clients over loopback.
         let client = admin_client(&kubeconfig).await?;
-        tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
-        step(started, "scheduler started");
+        if !args.disable_scheduler {
+            tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
+            step(started, "scheduler started");
+        }
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
             Some(start_node(&args, client, started).await?)
