@@ -133,6 +133,7 @@ fn new_ca() -> Result<(String, String), PkiError> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// The API server's certificate: its well-known names plus `hosts`.
 fn new_serving(
     issuer: &Issuer<'_, KeyPair>,
     hosts: &[String],
@@ -151,32 +152,7 @@ fn new_serving(
         names.push(h.trim().to_string());
     }
     names.extend(hosts.iter().cloned());
-    names.sort();
-    names.dedup();
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "berth-apiserver");
-    params.distinguished_name = dn;
-    params.subject_alt_names = names
-        .iter()
-        .filter(|n| !n.is_empty())
-        .map(|n| match n.parse::<IpAddr>() {
-            Ok(ip) => Ok(SanType::IpAddress(ip)),
-            Err(_) => n
-                .clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(PkiError::Generate),
-        })
-        .collect::<Result<_, _>>()?;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, issuer)?;
-    Ok((cert.pem(), key.serialize_pem()))
+    new_host_serving(issuer, "berth-apiserver", &names)
 }
 
 fn new_host_serving(
