@@ -34,57 +34,29 @@ impl Cluster {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> Cluster {
-        let kubeconfig = dir.path().join("kubeconfig.yaml");
-        let _ = std::fs::remove_file(&kubeconfig);
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args([
-                "server",
-                "--https-port",
-                "0",
-                "--exit-with-parent",
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .env("BERTH_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn berth server");
-        let started = Instant::now();
-        while !kubeconfig.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "berth server did not write its kubeconfig: {}",
-                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        let text = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
-        let url = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("server: "))
-            .expect("server url")
-            .to_string();
-        Cluster {
-            dir,
-            child: std::sync::Mutex::new(child),
-            kubeconfig,
-            url,
-        }
+        Self::spawn(dir, "server", &[], Duration::from_secs(30))
     }
 
     /// Start a whole single-node cluster (`berth up`: API server, containerd,
     /// node agent) in `dir`, with `extra` arguments; needs root and containerd.
     /// Returns once the kubeconfig is written (the node registers shortly after).
     pub fn start_up_in(dir: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        Self::spawn(dir, "up", extra, Duration::from_secs(60))
+    }
+
+    /// Run `berth <subcommand>` on `dir` with a free port and wait for its kubeconfig.
+    fn spawn(
+        dir: tempfile::TempDir,
+        subcommand: &str,
+        extra: &[&str],
+        patience: Duration,
+    ) -> Cluster {
         let kubeconfig = dir.path().join("kubeconfig.yaml");
         let _ = std::fs::remove_file(&kubeconfig);
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args([
-                "up",
+                subcommand,
                 "--https-port",
                 "0",
                 "--exit-with-parent",
@@ -96,12 +68,12 @@ impl Cluster {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn berth up");
+            .unwrap_or_else(|e| panic!("spawn berth {subcommand}: {e}"));
         let started = Instant::now();
         while !kubeconfig.exists() {
             assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "berth up did not write its kubeconfig: {}",
+                started.elapsed() < patience,
+                "berth {subcommand} did not write its kubeconfig: {}",
                 std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
