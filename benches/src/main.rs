@@ -4,12 +4,15 @@
 //! ```text
 //! spawn berth server ─▶ RSS ─▶ discovery+OpenAPI ─▶ RSS
 //!   ─▶ creates (8×8, 1×64, 1×1) ─▶ 10k pods ─▶ lists ×5
-//!   ─▶ 1000 watches + 200 updates ─▶ idle 2 s ─▶ RSS ─▶ table
+//!   ─▶ 1000 watches + 200 updates ─▶ idle 2 s ─▶ RSS
+//!   ─▶ fresh server RSS ─▶ berth up: pod start, CRI floor, RSS ─▶ table
 //! ```
 
 mod creates;
+mod cri_floor;
 mod discovery;
 mod lists;
+mod node;
 mod report;
 mod server;
 mod stats;
@@ -47,6 +50,12 @@ struct Args {
     /// Milliseconds between updates.
     #[arg(long, default_value_t = 10)]
     update_spacing_ms: u64,
+    /// Leave out the node phase (`berth up`, needs root and containerd).
+    #[arg(long)]
+    skip_node: bool,
+    /// Run only the node phase (quicker when working on the agent).
+    #[arg(long, conflicts_with = "skip_node")]
+    only_node: bool,
 }
 
 fn progress(started: Instant, what: &str) {
@@ -97,6 +106,13 @@ async fn create_namespace(client: &Client, name: &str) -> Result<()> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
+    if args.only_node {
+        let node = node::run(&args.berth, |msg| progress(started, &format!("  {msg}"))).await;
+        println!();
+        report::rule();
+        report::print_node(&node);
+        return Ok(());
+    }
     progress(
         started,
         &format!("starting {} server", args.berth.display()),
@@ -219,6 +235,22 @@ async fn main() -> Result<()> {
     );
     let (pods_stored_kib, pods_listed_kib) = pods_only_rss(&args, started).await?;
 
+    // 6. the node agent, last: a whole `berth up` (skipped without root/containerd)
+    progress(
+        started,
+        "node phase: berth up, pod start latency, CRI floor",
+    );
+    let node = if args.skip_node {
+        node::NodeOutcome::Skipped("--skip-node given".into())
+    } else {
+        node::run(&args.berth, |msg| progress(started, &format!("  {msg}"))).await
+    };
+    match &node {
+        node::NodeOutcome::Skipped(why) => progress(started, &format!("node phase skipped: {why}")),
+        node::NodeOutcome::Failed(why) => progress(started, &format!("node phase failed: {why}")),
+        node::NodeOutcome::Ran(_) => {}
+    }
+
     report::print(&report::Report {
         startup: ready.startup,
         discovery,
@@ -235,6 +267,7 @@ async fn main() -> Result<()> {
             pods_listed_kib,
         },
         phases,
+        node,
         total: started.elapsed(),
     });
     Ok(())

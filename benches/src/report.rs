@@ -3,6 +3,7 @@
 use crate::creates::CreateRun;
 use crate::discovery::Fetch;
 use crate::lists::{ListTiming, PodFill};
+use crate::node::NodeOutcome;
 use crate::stats::ms;
 use crate::watches::WatchRun;
 use std::time::Duration;
@@ -37,10 +38,11 @@ pub struct Report {
     pub watch: Option<WatchRun>,
     pub memory: Memory,
     pub phases: Vec<PhaseCpu>,
+    pub node: NodeOutcome,
     pub total: Duration,
 }
 
-fn rule() {
+pub fn rule() {
     println!("{}", "─".repeat(100));
 }
 
@@ -229,6 +231,93 @@ pub fn print(r: &Report) {
             p.server_cpu / p.wall.as_secs_f64().max(1e-9),
             p.server_cpu * 1e6 / p.ops.max(1) as f64
         );
+    }
+    rule();
+    print_node(&r.node);
+}
+
+pub fn print_node(node: &NodeOutcome) {
+    println!("6. NODE AGENT — `berth up` (API server + scheduler + agent + containerd), pods of localhost/berth/echo:1");
+    let n = match node {
+        NodeOutcome::Skipped(why) => {
+            println!("   skipped: {why}");
+            rule();
+            return;
+        }
+        NodeOutcome::Failed(why) => {
+            println!("   FAILED: {}", why.replace('\n', "\n      "));
+            rule();
+            return;
+        }
+        NodeOutcome::Ran(n) => n,
+    };
+    println!(
+        "   node Ready {:.1} s after `berth up` was spawned; pod start = create sent → watch event with Ready=True",
+        n.node_ready.as_secs_f64()
+    );
+    println!(
+        "   {:<44} {:>9} {:>9} {:>9} {:>7}",
+        "pod start", "p50", "p99", "max", "pods"
+    );
+    println!(
+        "   {:<44} {:>9} {:>9} {:>9} {:>7}",
+        "1 pod at a time (deleted before the next)",
+        ms(n.single.p50),
+        ms(n.single.p99),
+        ms(n.single.max),
+        n.single.count
+    );
+    println!(
+        "   {:<44} {:>9} {:>9} {:>9} {:>4}/{}",
+        "50 pods created at once (per pod)",
+        ms(n.burst.per_pod.p50),
+        ms(n.burst.per_pod.p99),
+        ms(n.burst.per_pod.max),
+        n.burst.ready,
+        n.burst.wanted
+    );
+    match &n.floor {
+        Ok(f) => {
+            println!(
+                "   {:<44} {:>9}   (sandbox {} + create/start {}, median of {})",
+                "CRI floor: RunPodSandbox (CNI) + Create + Start",
+                ms(f.pod_start),
+                ms(f.sandbox),
+                ms(f.container),
+                f.runs
+            );
+            let over = n.single.p50.saturating_sub(f.pod_start);
+            println!(
+                "   goal: 1 pod Ready within 150 ms of the floor: p50 {} over the floor → {}",
+                ms(over),
+                verdict(n.single.count > 0 && over <= Duration::from_millis(150))
+            );
+        }
+        Err(e) => println!("   CRI floor FAILED: {}", truncate(e, 90)),
+    }
+    match n.burst.all_ready {
+        Some(all) => println!(
+            "   goal: 50 pods all Ready in under 8 s: {:.2} s (first create sent → last Ready) → {}",
+            all.as_secs_f64(),
+            verdict(all < Duration::from_secs(8))
+        ),
+        None => println!("   goal: 50 pods all Ready in under 8 s: not all Ready → NOT met"),
+    }
+    println!(
+        "   RSS of `berth up`, idle, 0 pods            {:>10}   goal agent idle ≤ 30 MB → {} (whole process, see below)",
+        mb(n.idle_rss_kib),
+        verdict(n.idle_rss_kib <= 30 * 1024)
+    );
+    if let Some(kib) = n.rss_with_pods_kib {
+        println!(
+            "   RSS of `berth up`, 50 pods Ready, idle 2 s  {:>10}",
+            mb(kib)
+        );
+    }
+    println!("   the agent is not a separate process yet: these RSS figures include the API server and scheduler");
+    println!("   (containerd and its shims are separate processes and not counted)");
+    if let Some(e) = &n.first_error {
+        println!("      first error: {}", truncate(e, 90));
     }
     rule();
 }

@@ -102,12 +102,7 @@ impl BerthServer {
 
     /// Resident set size of the server process, from /proc/<pid>/status.
     pub fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS in /proc/<pid>/status")
+        rss_kib_of(self.pid)
     }
 
     /// CPU time (user + system) the server has used so far, from /proc/<pid>/stat.
@@ -141,6 +136,16 @@ impl Drop for BerthServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Resident set size of any process, from /proc/<pid>/status.
+pub fn rss_kib_of(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
 }
 
 /// Established TCP connections whose local port is `port` (server side),

@@ -1,0 +1,500 @@
+//! The node phase: a whole `berth up` cluster (API server + scheduler + node
+//! agent + containerd) on a temporary data dir; pod start latency as seen by
+//! a watch, the CRI floor beside it, and the RSS of the `berth up` process.
+//!
+//! ```text
+//! skip? (not root / no containerd / another `berth up`) ─▶ spawn berth up ─▶ Node Ready
+//!   ─▶ idle 2 s ─▶ RSS (0 pods) ─▶ CRI floor ×10 (straight to containerd)
+//!   ─▶ watch pods ─▶ 10 × (create 1 pod → Ready, delete → gone)
+//!   ─▶ 50 pods at once → all Ready ─▶ idle 2 s ─▶ RSS (50 pods)
+//!   ─▶ ALWAYS `berth down --data-dir <tmp> --purge`
+//! ```
+
+use crate::cri_floor::{self, CriFloor, ECHO_IMAGE};
+use crate::server::rss_kib_of;
+use crate::stats::Summary;
+use anyhow::{bail, Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use kube::api::{DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const NAMESPACE: &str = "bench-node";
+const SINGLE_RUNS: usize = 10;
+const BURST_PODS: usize = 50;
+const CRI_FLOOR_RUNS: usize = 10;
+
+pub enum NodeOutcome {
+    Skipped(String),
+    Failed(String),
+    Ran(Box<NodeRun>),
+}
+
+pub struct NodeRun {
+    /// `berth up` spawned → the Node reported Ready.
+    pub node_ready: Duration,
+    pub floor: std::result::Result<CriFloor, String>,
+    pub idle_rss_kib: u64,
+    /// Create request sent → watch event with Ready=True, one pod at a time.
+    pub single: Summary,
+    pub burst: Burst,
+    pub rss_with_pods_kib: Option<u64>,
+    pub first_error: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Burst {
+    pub wanted: usize,
+    pub ready: usize,
+    /// First create sent → last pod Ready (None if not all became Ready).
+    pub all_ready: Option<Duration>,
+    /// Per pod: its create sent → its Ready event.
+    pub per_pod: Summary,
+}
+
+/// Why the phase cannot run here, if it cannot.
+fn skip_reason() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_string));
+    if uid.as_deref() != Some("0") {
+        return Some("not running as root (`berth up` runs containers)".into());
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("containerd").is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        return Some("`containerd` is not installed (`make up` installs it)".into());
+    }
+    if let Some(pid) = other_berth_up() {
+        return Some(format!(
+            "another `berth up` is running (pid {pid}); only one per machine (one CNI bridge)"
+        ));
+    }
+    None
+}
+
+/// A running `berth up` (argv[0] ends in "berth", argv[1] = "up").
+fn other_berth_up() -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+        let mut args = raw.split(|b| *b == 0);
+        let exe = args.next()?;
+        (exe.ends_with(b"berth") && args.next()? == b"up").then_some(pid)
+    })
+}
+
+/// The `berth up` child and its temporary directory (data dir + log).
+struct Cluster {
+    child: Child,
+    pid: u32,
+    berth: PathBuf,
+    data_dir: PathBuf,
+    log: PathBuf,
+    tmp: Option<tempfile::TempDir>,
+}
+
+impl Cluster {
+    fn spawn(berth: &Path) -> Result<Cluster> {
+        let tmp = tempfile::Builder::new()
+            .prefix("berth-bench-node-")
+            .tempdir_in(std::env::temp_dir())
+            .context("creating a temporary dir")?;
+        let root = tmp.path().canonicalize()?;
+        // `berth down` finds the process by its canonical `--data-dir`.
+        let data_dir = root.join("data");
+        let log = root.join("up.log");
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(berth)
+            .arg("up")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args([
+                "--https-port",
+                "0",
+                "--kubelet-port",
+                "0",
+                "--advertise-address",
+                "127.0.0.1",
+                "--exit-with-parent",
+            ])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting {} up", berth.display()))?;
+        Ok(Cluster {
+            pid: child.id(),
+            child,
+            berth: berth.to_path_buf(),
+            data_dir,
+            log,
+            tmp: Some(tmp),
+        })
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits for the kubeconfig, then for a Node with Ready=True.
+    async fn wait_node_ready(&mut self, limit: Duration) -> Result<Client> {
+        let started = Instant::now();
+        let kubeconfig = self.data_dir.join("kubeconfig.yaml");
+        let mut client = None;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("berth up exited ({status}):\n{}", self.log_tail(20));
+            }
+            if started.elapsed() > limit {
+                bail!("node not Ready after {limit:?}:\n{}", self.log_tail(20));
+            }
+            if client.is_none() && kubeconfig.exists() {
+                if let Ok(kc) = Kubeconfig::read_from(&kubeconfig) {
+                    if let Ok(config) =
+                        kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                            .await
+                    {
+                        client = Client::try_from(config).ok();
+                    }
+                }
+            }
+            if let Some(c) = &client {
+                let nodes: Api<Node> = Api::all(c.clone());
+                if let Ok(list) = nodes.list(&ListParams::default()).await {
+                    if list.items.iter().any(node_ready) {
+                        return Ok(c.clone());
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `berth down --purge`; the temporary dir is kept if that failed (mounts may remain).
+    fn down(mut self) -> Result<()> {
+        let out = File::options().append(true).open(&self.log);
+        let status = Command::new(&self.berth)
+            .arg("down")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--purge")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out.map_or_else(|_| Stdio::null(), Stdio::from))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            other => {
+                let kept = self.tmp.take().map(|t| t.keep());
+                bail!("berth down failed ({other:?}); left {kept:?} in place")
+            }
+        }
+    }
+}
+
+fn node_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn echo_pod(name: &str) -> Result<Pod> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": name, "labels": { "app": "bench-node" } },
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{ "name": "echo", "image": ECHO_IMAGE, "imagePullPolicy": "IfNotPresent" }]
+        }
+    }))?)
+}
+
+/// What the pod watch has seen: first Ready=True per pod name, and deletions.
+struct PodWatch {
+    events: mpsc::UnboundedReceiver<(String, Instant, bool, bool)>,
+    ready: HashMap<String, Instant>,
+    gone: HashSet<String>,
+}
+
+impl PodWatch {
+    async fn start(api: Api<Pod>) -> Result<PodWatch> {
+        let rv = api
+            .list(&ListParams::default())
+            .await?
+            .metadata
+            .resource_version
+            .unwrap_or_else(|| "0".into());
+        let mut stream = api
+            .watch(&WatchParams::default().timeout(290), &rv)
+            .await?
+            .boxed();
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(event)) = stream.try_next().await {
+                let at = Instant::now();
+                let (pod, deleted) = match event {
+                    WatchEvent::Added(p) | WatchEvent::Modified(p) => (p, false),
+                    WatchEvent::Deleted(p) => (p, true),
+                    _ => continue,
+                };
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                if tx.send((name, at, pod_ready(&pod), deleted)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(PodWatch {
+            events,
+            ready: HashMap::new(),
+            gone: HashSet::new(),
+        })
+    }
+
+    /// Applies events until `done` holds; false on timeout or a closed watch.
+    async fn until(&mut self, limit: Duration, done: impl Fn(&PodWatch) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done(self) {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((name, at, ready, deleted))) => {
+                    if deleted {
+                        self.gone.insert(name);
+                    } else if ready {
+                        self.ready.entry(name).or_insert(at);
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Runs the phase if it can; `berth down` always follows a started cluster.
+pub async fn run(berth: &Path, progress: impl Fn(&str)) -> NodeOutcome {
+    if let Some(reason) = skip_reason() {
+        return NodeOutcome::Skipped(reason);
+    }
+    let spawned = Instant::now();
+    let mut cluster = match Cluster::spawn(berth) {
+        Ok(c) => c,
+        Err(e) => return NodeOutcome::Failed(format!("{e:#}")),
+    };
+    progress(&format!("berth up pid {} starting", cluster.pid));
+    let measured = measure(&mut cluster, spawned, &progress).await;
+    let log = cluster.log_tail(15);
+    progress("berth down --purge");
+    let down = cluster.down();
+    match (measured, down) {
+        (Ok(run), Ok(())) => NodeOutcome::Ran(Box::new(run)),
+        (Ok(_), Err(e)) => NodeOutcome::Failed(format!("{e:#}")),
+        (Err(e), down) => NodeOutcome::Failed(format!(
+            "{e:#}{}\n--- berth up log ---\n{log}",
+            down.err()
+                .map(|d| format!(" (and {d:#})"))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+async fn measure(
+    cluster: &mut Cluster,
+    spawned: Instant,
+    progress: &impl Fn(&str),
+) -> Result<NodeRun> {
+    let client = cluster.wait_node_ready(Duration::from_secs(120)).await?;
+    let node_ready = spawned.elapsed();
+    progress(&format!(
+        "node Ready {:.1} s after spawn; idle 2 s",
+        node_ready.as_secs_f64()
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_kib = rss_kib_of(cluster.pid)?;
+
+    progress(&format!(
+        "CRI floor: {CRI_FLOOR_RUNS} × (sandbox + container) straight to containerd"
+    ));
+    let socket = cluster.data_dir.join("agent/containerd/containerd.sock");
+    let floor = cri_floor::measure(
+        &socket,
+        &cluster.data_dir.join("bench-logs"),
+        CRI_FLOOR_RUNS,
+    )
+    .await
+    .map_err(|e| format!("{e:#}"));
+
+    crate::create_namespace(&client, NAMESPACE).await?;
+    wait_for_service_account(&client).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut watch = PodWatch::start(pods.clone()).await?;
+    let mut first_error = None;
+
+    progress(&format!("{SINGLE_RUNS} single pods, one at a time"));
+    let mut single = Vec::new();
+    for i in 0..SINGLE_RUNS {
+        let name = format!("single-{i}");
+        let sent = Instant::now();
+        if let Err(e) = pods.create(&PostParams::default(), &echo_pod(&name)?).await {
+            first_error.get_or_insert(format!("creating {name}: {e}"));
+            break;
+        }
+        if !watch
+            .until(Duration::from_secs(30), |w| w.ready.contains_key(&name))
+            .await
+        {
+            first_error.get_or_insert(format!("{name} not Ready within 30 s"));
+            break;
+        }
+        single.push(watch.ready[&name] - sent);
+        let _ = pods
+            .delete(&name, &DeleteParams::default().grace_period(0))
+            .await;
+        if !watch
+            .until(Duration::from_secs(30), |w| w.gone.contains(&name))
+            .await
+        {
+            first_error.get_or_insert(format!("{name} not gone within 30 s of delete"));
+        }
+    }
+
+    progress(&format!("{BURST_PODS} pods created at once (64 in flight)"));
+    let burst = burst(&pods, &mut watch, &mut first_error).await?;
+    let rss_with_pods_kib = if burst.ready == BURST_PODS {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Some(rss_kib_of(cluster.pid)?)
+    } else {
+        None
+    };
+    Ok(NodeRun {
+        node_ready,
+        floor,
+        idle_rss_kib,
+        single: Summary::of(single),
+        burst,
+        rss_with_pods_kib,
+        first_error,
+    })
+}
+
+async fn burst(
+    pods: &Api<Pod>,
+    watch: &mut PodWatch,
+    first_error: &mut Option<String>,
+) -> Result<Burst> {
+    let names: Vec<String> = (0..BURST_PODS).map(|i| format!("burst-{i}")).collect();
+    let bodies = names
+        .iter()
+        .map(|n| echo_pod(n))
+        .collect::<Result<Vec<_>>>()?;
+    let created: Vec<(String, Instant, std::result::Result<Pod, kube::Error>)> =
+        futures::stream::iter(names.iter().zip(bodies))
+            .map(|(name, body)| async move {
+                let sent = Instant::now();
+                (
+                    name.clone(),
+                    sent,
+                    pods.create(&PostParams::default(), &body).await,
+                )
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+    let mut sent = HashMap::new();
+    for (name, at, result) in created {
+        match result {
+            Ok(_) => {
+                sent.insert(name, at);
+            }
+            Err(e) => {
+                first_error.get_or_insert(format!("creating {name}: {e}"));
+            }
+        }
+    }
+    let all = watch
+        .until(Duration::from_secs(60), |w| {
+            sent.keys().all(|n| w.ready.contains_key(n))
+        })
+        .await;
+    let per_pod: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(n, at)| watch.ready.get(n).map(|r| *r - *at))
+        .collect();
+    let first_sent = sent.values().min().copied();
+    let last_ready = sent.keys().filter_map(|n| watch.ready.get(n)).max();
+    let ready = per_pod.len();
+    if !all {
+        first_error.get_or_insert(format!("only {ready}/{BURST_PODS} pods Ready within 60 s"));
+    }
+    Ok(Burst {
+        wanted: BURST_PODS,
+        ready,
+        all_ready: match (all && sent.len() == BURST_PODS, first_sent, last_ready) {
+            (true, Some(f), Some(l)) => Some(*l - f),
+            _ => None,
+        },
+        per_pod: Summary::of(per_pod),
+    })
+}
+
+/// A fresh namespace's `default` ServiceAccount may lag its creation; pods wait for it.
+async fn wait_for_service_account(client: &Client) {
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(_)) = sas.get_opt("default").await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_pod_is_a_valid_pod_of_the_echo_image() {
+        let pod = echo_pod("single-0").unwrap();
+        assert_eq!(pod.metadata.name.as_deref(), Some("single-0"));
+        let spec = pod.spec.unwrap();
+        assert_eq!(spec.containers[0].image.as_deref(), Some(ECHO_IMAGE));
+        assert_eq!(spec.termination_grace_period_seconds, Some(0));
+    }
+
+    #[test]
+    fn ready_needs_the_ready_condition_true() {
+        let mut pod = echo_pod("p").unwrap();
+        assert!(!pod_ready(&pod));
+        pod.status = serde_json::from_value(serde_json::json!({
+            "conditions": [{ "type": "ContainersReady", "status": "True" },
+                           { "type": "Ready", "status": "False" }]
+        }))
+        .unwrap();
+        assert!(!pod_ready(&pod));
+        pod.status.as_mut().unwrap().conditions.as_mut().unwrap()[1].status = "True".into();
+        assert!(pod_ready(&pod));
+    }
+}
