@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! berth up      = server (+ agent once it exists) on this machine, kubeconfig written
-//! berth server  = API server + store + scheduler (+ controllers once they exist)
+//! berth server  = API server + store + scheduler + controllers
 //! berth version
 //! ```
 
@@ -217,6 +217,8 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
             step(started, "scheduler started");
         }
+        tokio::spawn(berth_controllers::run_all(client.clone()));
+        step(started, "controllers started (replicaset, deployment)");
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
             Some(start_node(&args, client, started).await?)
