@@ -56,7 +56,9 @@ async fn housekeeping(srv: Arc<Server>) {
                     match r {
                         Ok(ev) => {
                             collector.observe(&ev, &mut work);
-                            if ev.key.starts_with(NAMESPACES) || namespace::any_terminating(&srv) && ev.event_type == crate::cache::WatchEventType::Deleted {
+                            // Cheap checks first: the namespace scan only runs for deletions.
+                            let deleted = ev.event_type == crate::cache::WatchEventType::Deleted;
+                            if ev.key.starts_with(NAMESPACES) || (deleted && namespace::any_terminating(&srv)) {
                                 namespaces_dirty = true;
                             }
                         }

@@ -511,7 +511,7 @@ impl Worker {
         }
         if must_pull {
             let key = format!("pull:{image}");
-            if let Some(left) = self.backoff.remaining(
+            if let Some(_left) = self.backoff.remaining(
                 &key,
                 self.pull_failed_at
                     .get(&key)
@@ -536,7 +536,6 @@ impl Worker {
                         "Error: ImagePullBackOff",
                     )
                     .await;
-                let _ = left;
                 return;
             }
             self.ctx
