@@ -860,3 +860,156 @@ fn an_imported_image_archive_runs_as_a_pod() {
         "pod {ip} did not answer"
     );
 }
+
+/// GET a path on the node server with the cluster admin's certificate.
+fn node_server_get(a: &Agent, path: &str) -> String {
+    let node = a.kubectl_ok(&["get", "node", &a.node_name, "-o", "json"], None);
+    let node: Value = serde_json::from_str(&node).unwrap_or_default();
+    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        .as_u64()
+        .unwrap_or(10250);
+    let pki = a.data.join("pki");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert"])
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("admin.crt"))
+        .arg("--key")
+        .arg(pki.join("admin.key"))
+        .arg(format!("https://{}:{port}{path}", a.node_ip))
+        .output()
+        .expect("running curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn hooks_termination_messages_and_stats_summary() {
+    let _flag = FailureFlag;
+    let Some(a) = agent() else { return };
+    let ns = a.namespace("agent-hooks");
+    let never = json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 2});
+    let mut msg = busybox(
+        "msg",
+        "printf 'bye from msg' > /dev/termination-log; exit 3",
+    );
+    msg["terminationMessagePolicy"] = json!("File");
+    a.create(&ns, pod_manifest("msg", json!([msg]), never.clone()));
+    let mut fallback = busybox("fallback", "echo first; echo last words; exit 2");
+    fallback["terminationMessagePolicy"] = json!("FallbackToLogsOnError");
+    a.create(
+        &ns,
+        pod_manifest("fallback", json!([fallback]), never.clone()),
+    );
+    let mut hooked = busybox(
+        "hooked",
+        "while [ ! -f /ps ]; do sleep 0.2; done; cat /ps > /dev/termination-log",
+    );
+    hooked["lifecycle"] =
+        json!({"postStart": {"exec": {"command": ["sh", "-c", "echo poststart > /ps"]}}});
+    a.create(&ns, pod_manifest("hooked", json!([hooked]), never.clone()));
+    let mut bad = busybox("bad", "trap 'exit 0' TERM; while true; do sleep 1; done");
+    bad["lifecycle"] = json!({"postStart": {"exec": {"command": ["sh", "-c", "exit 1"]}}});
+    a.create(&ns, pod_manifest("badhook", json!([bad]), never));
+    let limits = json!({"cpu": "200m", "memory": "32Mi"});
+    let mut busy = busybox("spin", "while true; do :; done");
+    busy["resources"] = json!({"requests": limits.clone(), "limits": limits});
+    a.create(&ns, pod_manifest("busy", json!([busy]), json!({})));
+
+    let terminated = |name: &str, container: &str| {
+        let p = a.wait_pod(&ns, name, "terminated", |p| {
+            cstatus(p, container)["state"]["terminated"].is_object()
+        });
+        cstatus(&p, container)["state"]["terminated"].clone()
+    };
+    let t = terminated("msg", "msg");
+    assert_eq!(t["message"], "bye from msg", "{t:#}");
+    assert_eq!(t["exitCode"], 3, "{t:#}");
+    let t = terminated("fallback", "fallback");
+    assert_eq!(t["message"], "first\nlast words\n", "{t:#}");
+    let t = terminated("hooked", "hooked");
+    assert_eq!(
+        t["message"], "poststart\n",
+        "postStart ran before the app read /ps: {t:#}"
+    );
+    assert_eq!(t["exitCode"], 0, "{t:#}");
+
+    // A failing postStart kills the container (its TERM trap exits 0); events as the kubelet's.
+    let p = a.wait_pod(&ns, "badhook", "phase Succeeded", |p| {
+        p["status"]["phase"] == "Succeeded"
+    });
+    assert_eq!(
+        cstatus(&p, "bad")["state"]["terminated"]["exitCode"],
+        0,
+        "{:#}",
+        p["status"]
+    );
+    let events = a.event_lines(&ns, "badhook");
+    assert!(
+        events.contains("Warning FailedPostStartHook [spec.containers{bad}] PostStartHook failed"),
+        "{events}"
+    );
+    assert!(
+        events.contains("Normal Killing [spec.containers{bad}] FailedPostStartHook"),
+        "{events}"
+    );
+
+    // The Summary API: the spinning pod shows CPU near its 200m limit and some memory.
+    a.wait_running_ready(&ns, "busy");
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        last = node_server_get(a, "/stats/summary");
+        let summary: Value = serde_json::from_str(&last).unwrap_or_default();
+        let pod = summary["pods"].as_array().and_then(|pods| {
+            pods.iter()
+                .find(|p| p["podRef"]["namespace"] == ns.as_str() && p["podRef"]["name"] == "busy")
+                .cloned()
+        });
+        let cores = pod
+            .as_ref()
+            .and_then(|p| p["containers"][0]["cpu"]["usageNanoCores"].as_u64());
+        if let (Some(pod), Some(cores)) = (pod, cores) {
+            assert_eq!(
+                summary["node"]["nodeName"],
+                a.node_name.as_str(),
+                "{summary:#}"
+            );
+            assert!(
+                summary["node"]["cpu"]["usageCoreNanoSeconds"]
+                    .as_u64()
+                    .is_some(),
+                "{summary:#}"
+            );
+            assert!(summary["node"]["memory"]["workingSetBytes"]
+                .as_u64()
+                .is_some_and(|w| w > 0));
+            assert!(summary["node"]["fs"]["capacityBytes"]
+                .as_u64()
+                .is_some_and(|c| c > 0));
+            assert_eq!(pod["containers"][0]["name"], "spin");
+            assert!(pod["podRef"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+            assert!(
+                (100_000_000..=260_000_000).contains(&cores),
+                "a spinning container limited to 200m uses about 0.2 cores: {cores} in {pod:#}"
+            );
+            assert!(
+                pod["containers"][0]["memory"]["workingSetBytes"]
+                    .as_u64()
+                    .is_some_and(|w| w > 0),
+                "{pod:#}"
+            );
+            assert!(pod["cpu"]["usageNanoCores"].as_u64().is_some(), "{pod:#}");
+            assert!(
+                pod["memory"]["workingSetBytes"].as_u64().is_some(),
+                "{pod:#}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no CPU rate for busy in /stats/summary: {last}"
+        );
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let _ = last;
+}

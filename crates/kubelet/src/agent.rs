@@ -13,6 +13,7 @@ use crate::node::NodeReporter;
 use crate::pod::manager::PodManager;
 use crate::pod::runtime::Runtime;
 use crate::sources::{ApiSources, CriExec};
+use crate::stats::StatsProvider;
 use crate::{cni, host};
 use std::sync::Arc;
 
@@ -46,13 +47,15 @@ pub async fn start(
             version: "v1".into(),
         })
         .await?;
+    let stats = StatsProvider::new(runtime.clone(), &cfg);
+    tokio::spawn(stats.clone().run());
     // The node server first: the Node object advertises the port it got.
     if let Some(tls) = cfg.serving_tls.clone() {
-        let addr = crate::server::start(&cfg, &tls, runtime.clone()).await?;
+        let addr = crate::server::start(&cfg, &tls, runtime.clone(), stats.clone()).await?;
         cfg.server_port = addr.port();
     }
     let runtime_version = format!("{}://{}", version.runtime_name, version.runtime_version);
-    let reporter = NodeReporter::new(cfg.clone(), client.clone(), runtime_version);
+    let reporter = NodeReporter::new(cfg.clone(), client.clone(), runtime_version, stats.clone());
     let node = reporter
         .register()
         .await

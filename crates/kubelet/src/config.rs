@@ -20,6 +20,48 @@ pub struct KubeletConfig {
     pub server_port: u16,
     /// Serving certificate and client CA of the node server; `None`: no server.
     pub serving_tls: Option<crate::server::ServingTls>,
+    /// The sandbox image the runtime uses; image GC never removes it.
+    pub pause_image: String,
+    /// Hard eviction thresholds: crossing one sets a pressure condition.
+    pub eviction_hard: EvictionThresholds,
+    /// Image GC starts when the image filesystem is this full (percent) …
+    pub image_gc_high_threshold_percent: u8,
+    /// … and frees images until it is this full.
+    pub image_gc_low_threshold_percent: u8,
+    /// Unused images younger than this are never removed.
+    pub image_minimum_gc_age: std::time::Duration,
+    /// A container log file bigger than this is rotated (containerLogMaxSize 10Mi).
+    pub container_log_max_size: u64,
+    /// Log files kept per container, the live one included (containerLogMaxFiles 5).
+    pub container_log_max_files: usize,
+    /// Dead instances kept per container name (MaxPerPodContainer 1: `logs --previous`).
+    pub max_dead_per_container: usize,
+    /// How often container and image garbage collection and log rotation run.
+    pub gc_period: std::time::Duration,
+}
+
+/// The kubelet's default `evictionHard`: memory.available<100Mi,
+/// nodefs.available<10%, nodefs.inodesFree<5%, imagefs.available<15%;
+/// plus pid.available<5% (upstream sets no PID threshold by default).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvictionThresholds {
+    pub memory_available_bytes: u64,
+    pub nodefs_available_percent: f64,
+    pub nodefs_inodes_free_percent: f64,
+    pub imagefs_available_percent: f64,
+    pub pid_available_percent: f64,
+}
+
+impl Default for EvictionThresholds {
+    fn default() -> Self {
+        Self {
+            memory_available_bytes: 100 * 1024 * 1024,
+            nodefs_available_percent: 10.0,
+            nodefs_inodes_free_percent: 5.0,
+            imagefs_available_percent: 15.0,
+            pid_available_percent: 5.0,
+        }
+    }
 }
 
 impl KubeletConfig {
@@ -35,6 +77,15 @@ impl KubeletConfig {
             max_pods: 110,
             server_port: 10250,
             serving_tls: None,
+            pause_image: "localhost/berth/pause:3.10".into(),
+            eviction_hard: EvictionThresholds::default(),
+            image_gc_high_threshold_percent: 85,
+            image_gc_low_threshold_percent: 80,
+            image_minimum_gc_age: std::time::Duration::from_secs(120),
+            container_log_max_size: 10 * 1024 * 1024,
+            container_log_max_files: 5,
+            max_dead_per_container: 1,
+            gc_period: std::time::Duration::from_secs(60),
         }
     }
     pub fn pods_dir(&self) -> PathBuf {

@@ -5,11 +5,18 @@ pub mod agent;
 pub mod cni;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod events;
+pub mod gc;
 pub mod host;
 pub mod node;
 pub mod pod;
+pub mod pressure;
 pub mod server;
 pub mod sources;
+pub mod stats;
 
-pub use config::KubeletConfig;
+#[cfg(test)]
+mod testutil;
+
+pub use config::{EvictionThresholds, KubeletConfig};

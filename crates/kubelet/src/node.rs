@@ -8,10 +8,13 @@
 
 use crate::config::KubeletConfig;
 use crate::host;
+use crate::pressure::{self, Pressure};
+use crate::stats::StatsProvider;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const LEASE_DURATION_SECONDS: i32 = 40;
@@ -45,8 +48,8 @@ fn condition(type_: &str, status: &str, reason: &str, message: &str, transition:
     })
 }
 
-/// The conditions a healthy kubelet posts (pressure is judged from the host now).
-pub fn conditions(cfg: &KubeletConfig, previous: Option<&Value>) -> Value {
+/// The conditions a healthy kubelet posts, pressure as measured.
+pub fn conditions(pressure: Pressure, previous: Option<&Value>) -> Value {
     let since = |t: &str, status: &str| -> String {
         previous
             .and_then(|p| p.as_array())
@@ -54,45 +57,44 @@ pub fn conditions(cfg: &KubeletConfig, previous: Option<&Value>) -> Value {
             .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_string))
             .unwrap_or_else(now)
     };
-    let mem_low = host::memory_available_bytes() < 100 * 1024 * 1024;
-    let (disk_total, disk_avail) = host::disk_bytes(&cfg.root);
-    let disk_low = disk_total > 0 && disk_avail * 10 < disk_total;
-    let (ms, mr, mm) = if mem_low {
+    let pick = |on: bool, yes: (&'static str, &'static str), no: (&'static str, &'static str)| {
+        if on {
+            ("True", yes.0, yes.1)
+        } else {
+            ("False", no.0, no.1)
+        }
+    };
+    let (ms, mr, mm) = pick(
+        pressure.memory,
         (
-            "True",
             "KubeletHasInsufficientMemory",
             "kubelet has insufficient memory available",
-        )
-    } else {
+        ),
         (
-            "False",
             "KubeletHasSufficientMemory",
             "kubelet has sufficient memory available",
-        )
-    };
-    let (ds, dr, dm) = if disk_low {
+        ),
+    );
+    let (ds, dr, dm) = pick(
+        pressure.disk,
+        ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+        ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    );
+    let (ps, pr, pm) = pick(
+        pressure.pid,
         (
-            "True",
-            "KubeletHasDiskPressure",
-            "kubelet has disk pressure",
-        )
-    } else {
+            "KubeletHasInsufficientPID",
+            "kubelet has insufficient PID available",
+        ),
         (
-            "False",
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure",
-        )
-    };
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+    );
     json!([
         condition("MemoryPressure", ms, mr, mm, &since("MemoryPressure", ms)),
         condition("DiskPressure", ds, dr, dm, &since("DiskPressure", ds)),
-        condition(
-            "PIDPressure",
-            "False",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available",
-            &since("PIDPressure", "False")
-        ),
+        condition("PIDPressure", ps, pr, pm, &since("PIDPressure", ps)),
         condition(
             "Ready",
             "True",
@@ -123,11 +125,18 @@ pub struct NodeReporter {
     pub nodes: Api<Node>,
     pub leases: Api<Lease>,
     pub runtime_version: String,
+    pub stats: Arc<StatsProvider>,
 }
 
 impl NodeReporter {
-    pub fn new(cfg: KubeletConfig, client: kube::Client, runtime_version: String) -> Self {
+    pub fn new(
+        cfg: KubeletConfig,
+        client: kube::Client,
+        runtime_version: String,
+        stats: Arc<StatsProvider>,
+    ) -> Self {
         Self {
+            stats,
             nodes: Api::all(client.clone()),
             leases: Api::namespaced(client, "kube-node-lease"),
             cfg,
@@ -178,11 +187,12 @@ impl NodeReporter {
         previous_conditions: Option<&Value>,
     ) -> Result<Node, kube::Error> {
         let cap = capacity(&self.cfg);
+        let pressure = self.pressure().await;
         let status = json!({
             "status": {
                 "capacity": cap,
                 "allocatable": cap,
-                "conditions": conditions(&self.cfg, previous_conditions),
+                "conditions": conditions(pressure, previous_conditions),
                 "addresses": [
                     {"type": "InternalIP", "address": self.cfg.node_ip},
                     {"type": "Hostname", "address": self.cfg.node_name},
@@ -198,6 +208,15 @@ impl NodeReporter {
                 &Patch::Merge(&status),
             )
             .await
+    }
+
+    /// Pressure judged from the latest stats sample (taking one if there is none).
+    pub async fn pressure(&self) -> Pressure {
+        let summary = match self.stats.latest() {
+            Some(s) => s,
+            None => self.stats.summary().await,
+        };
+        pressure::judge(&summary, &self.cfg.eviction_hard)
     }
 
     /// Create or renew the node's Lease.
@@ -244,19 +263,28 @@ impl NodeReporter {
         let mut lease_tick = tokio::time::interval(LEASE_RENEW_INTERVAL);
         let mut status_tick = tokio::time::interval(STATUS_HEARTBEAT_INTERVAL);
         status_tick.tick().await;
+        let mut posted = self.pressure().await;
         loop {
-            tokio::select! {
+            let post_now = tokio::select! {
                 _ = lease_tick.tick() => {
                     if let Err(e) = self.renew_lease().await {
                         tracing::warn!("renewing node lease: {e}");
                     }
+                    // A pressure change is posted at once, not at the next heartbeat.
+                    self.pressure().await != posted
                 }
-                _ = status_tick.tick() => {
-                    let previous = self.nodes.get_status(&self.cfg.node_name).await.ok()
-                        .and_then(|n| serde_json::to_value(n.status.and_then(|s| s.conditions)).ok());
-                    if let Err(e) = self.post_status(previous.as_ref()).await {
-                        tracing::warn!("posting node status: {e}");
-                    }
+                _ = status_tick.tick() => true,
+            };
+            if post_now {
+                posted = self.pressure().await;
+                let previous = self
+                    .nodes
+                    .get_status(&self.cfg.node_name)
+                    .await
+                    .ok()
+                    .and_then(|n| serde_json::to_value(n.status.and_then(|s| s.conditions)).ok());
+                if let Err(e) = self.post_status(previous.as_ref()).await {
+                    tracing::warn!("posting node status: {e}");
                 }
             }
         }

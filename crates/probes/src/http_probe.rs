@@ -32,10 +32,38 @@ const MAX_REQUESTS: usize = 10;
 
 const AWAITING_HEADERS: &str = " (Client.Timeout exceeded while awaiting headers)";
 
+/// The User-Agent of lifecycle hook requests (NewRequestForHTTPGetAction with "lifecycle").
+pub const LIFECYCLE_USER_AGENT: &str = "kube-lifecycle/1.33";
+
 pub(crate) async fn probe_http(
     action: &HTTPGetAction,
     target: &Target,
     timeout: Duration,
+) -> Outcome {
+    http_get(action, target, timeout, PROBE_USER_AGENT, true).await
+}
+
+/// A lifecycle hook's httpGet (postStart, preStop): like a probe's request
+/// but with the lifecycle User-Agent, and any HTTP answer counts as success —
+/// the kubelet only fails a hook whose request could not be made. The error
+/// is Go's text, e.g. `Get "http://10.42.0.5:80/x": dial tcp …: connection refused`.
+pub async fn lifecycle_http_get(
+    action: &HTTPGetAction,
+    target: &Target,
+    timeout: Duration,
+) -> Result<(), String> {
+    match http_get(action, target, timeout, LIFECYCLE_USER_AGENT, false).await {
+        Outcome::Success => Ok(()),
+        Outcome::Failure(e) | Outcome::Unknown(e) => Err(e),
+    }
+}
+
+async fn http_get(
+    action: &HTTPGetAction,
+    target: &Target,
+    timeout: Duration,
+    user_agent: &'static str,
+    judge_status: bool,
 ) -> Outcome {
     let port = match resolve_container_port(&action.port, &target.container) {
         Ok(port) => port,
@@ -54,11 +82,18 @@ pub(crate) async fn probe_http(
         Ok(url) => url,
         Err(err) => return Outcome::Unknown(format!("parse {url_text:?}: {err}")),
     };
-    let headers = match ProbeHeaders::from_action(action) {
+    let headers = match ProbeHeaders::from_action(action, user_agent) {
         Ok(headers) => headers,
         Err(err) => return Outcome::Failure(format!("Get {url_text:?}: {err}")),
     };
-    get_following_redirects(url, url_text, headers, Instant::now() + timeout).await
+    get_following_redirects(
+        url,
+        url_text,
+        headers,
+        Instant::now() + timeout,
+        judge_status,
+    )
+    .await
 }
 
 /// scheme://host:port + path, as kubelet's formatURL renders it (Go adds the `/` a relative
@@ -81,7 +116,7 @@ struct ProbeHeaders {
 }
 
 impl ProbeHeaders {
-    fn from_action(action: &HTTPGetAction) -> Result<Self, String> {
+    fn from_action(action: &HTTPGetAction, user_agent: &'static str) -> Result<Self, String> {
         let mut fields = Vec::new();
         let mut host = None;
         for header in action.http_headers.iter().flatten() {
@@ -98,7 +133,7 @@ impl ProbeHeaders {
         }
         let has = |name: &HeaderName| fields.iter().any(|(n, _)| n == name);
         if !has(&USER_AGENT) {
-            fields.push((USER_AGENT, HeaderValue::from_static(PROBE_USER_AGENT)));
+            fields.push((USER_AGENT, HeaderValue::from_static(user_agent)));
         }
         let first_accept_empty = fields
             .iter()
@@ -124,6 +159,7 @@ async fn get_following_redirects(
     first_text: String,
     headers: ProbeHeaders,
     deadline: Instant,
+    judge_status: bool,
 ) -> Outcome {
     let first_host = first.host_str().map(str::to_string);
     let mut url = first;
@@ -169,7 +205,7 @@ async fn get_following_redirects(
         }
         return match read_limited_body(exchange, deadline).await {
             Err(err) => Outcome::Unknown(err),
-            Ok(()) if (200..400).contains(&status) => Outcome::Success,
+            Ok(()) if !judge_status || (200..400).contains(&status) => Outcome::Success,
             Ok(()) => Outcome::Failure(format!("HTTP probe failed with statuscode: {status}")),
         };
     }
@@ -345,6 +381,38 @@ mod tests {
 
     async fn run(p: &Probe, port: u16) -> Outcome {
         probe_once(p, &local_target(port), &*FakeExec::new()).await
+    }
+
+    #[tokio::test]
+    async fn lifecycle_get_accepts_any_answer_and_fails_only_without_one() {
+        let server = HttpServer::start().await;
+        let action = |path: &str, port: u16| HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(port.into()),
+            ..Default::default()
+        };
+        let timeout = Duration::from_secs(2);
+        let ok = lifecycle_http_get(
+            &action("/status/500", server.port),
+            &local_target(server.port),
+            timeout,
+        )
+        .await;
+        assert_eq!(ok, Ok(()), "a 500 answer is still a run hook");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            seen[0].headers.get("user-agent").map(|v| v.as_bytes()),
+            Some(LIFECYCLE_USER_AGENT.as_bytes())
+        );
+        let port = closed_port();
+        let err = lifecycle_http_get(&action("/hook", port), &local_target(port), timeout).await;
+        let err = err.err().unwrap_or_default();
+        assert!(
+            err.starts_with(&format!("Get \"http://127.0.0.1:{port}/hook\": "))
+                && err.contains("connection refused"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

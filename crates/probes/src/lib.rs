@@ -31,7 +31,7 @@ pub use container_probes::ContainerProbes;
 pub use exec_probe::{ExecRunner, MAX_EXEC_OUTPUT};
 pub use expansion::expand_command;
 pub use grpc_probe::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
-pub use http_probe::{MAX_HTTP_BODY, PROBE_USER_AGENT};
+pub use http_probe::{lifecycle_http_get, LIFECYCLE_USER_AGENT, MAX_HTTP_BODY, PROBE_USER_AGENT};
 pub use outcome::{Outcome, ProbeKind, ProbeResult};
 pub use probe_once::probe_once;
 pub use settings::ProbeSettings;

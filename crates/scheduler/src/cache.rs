@@ -4,7 +4,7 @@
 //! when it shows the binding; a failed binding forgets it.
 
 use crate::pod_info::{is_terminal, node_name, PodInfo};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ClusterObjects, Snapshot};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,10 +40,26 @@ impl SchedulerCache {
         &self.snapshot
     }
 
+    /// Namespaces, volumes, budgets and workload selectors the plugins read.
+    pub fn objects_mut(&mut self) -> &mut ClusterObjects {
+        &mut self.snapshot.objects
+    }
+
+    /// Remember that preemption made room for `pod` on `node` (or forget
+    /// it with `None`), so other pods leave that room alone.
+    pub fn nominate(&mut self, pod: Arc<PodInfo>, node: Option<&str>) {
+        self.snapshot.set_nominated(pod, node);
+    }
+
+    pub fn clear_nominated(&mut self, uid: &str) {
+        self.snapshot.clear_nominated(uid);
+    }
+
     /// Count `pod` on `node` before the binding is written.
     pub fn assume(&mut self, pod: Arc<PodInfo>, node: &str) {
         let uid = pod.uid.clone();
         self.remove_pod(&uid);
+        self.snapshot.clear_nominated(&uid);
         self.snapshot.add_pod(node, pod);
         self.pods.insert(
             uid,

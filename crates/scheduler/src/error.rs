@@ -17,6 +17,12 @@ pub enum SchedulerError {
         #[source]
         source: kube::Error,
     },
+    #[error("deleting preemption victim {pod}: {source}")]
+    Preempt {
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("updating the PodScheduled condition of pod {pod}: {source}")]
     Status {
         pod: String,

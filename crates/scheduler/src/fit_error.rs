@@ -10,21 +10,49 @@
 //! strings (so "10 …" sorts before "2 …", as upstream's do).
 
 use crate::plugins::Rejection;
+use crate::pod_info::PodInfo;
+use crate::preemption::{Candidate, PostFilterResult};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// Message when the cluster has no nodes at all.
 pub const NO_NODES_AVAILABLE: &str = "no nodes available to schedule pods";
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct FitError {
     /// "namespace/name" of the pod.
     pub pod: String,
     pub num_all_nodes: usize,
     /// Node name → the rejection of the first filter that failed there.
     pub rejections: BTreeMap<String, Rejection>,
-    /// What preemption said ("preemption: …"), appended after the filters.
+    /// A PreFilter turned the pod down everywhere: its reasons replace the
+    /// per-node histogram (as upstream's PreFilterMsg).
+    pub pre_filter_message: String,
+    /// What preemption said ("preemption: …"), appended after the filters;
+    /// empty when it found victims.
     pub post_filter_message: String,
+    /// Victims to evict and the node that frees, when preemption can help.
+    pub preemption: Option<Box<Candidate>>,
+}
+
+impl FitError {
+    pub fn new(pod: &PodInfo, num_all_nodes: usize) -> Self {
+        FitError {
+            pod: pod.key.clone(),
+            num_all_nodes,
+            rejections: BTreeMap::new(),
+            pre_filter_message: String::new(),
+            post_filter_message: String::new(),
+            preemption: None,
+        }
+    }
+
+    pub fn set_post_filter(&mut self, result: PostFilterResult) {
+        match result {
+            PostFilterResult::Preempt(candidate) => self.preemption = Some(Box::new(candidate)),
+            PostFilterResult::NotPossible(message) => self.post_filter_message = message,
+        }
+    }
 }
 
 /// "1 Insufficient cpu, 2 node(s) were unschedulable": counted, sorted.
@@ -32,7 +60,7 @@ pub fn reasons_histogram<'a>(rejections: impl IntoIterator<Item = &'a Rejection>
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for r in rejections {
         for reason in &r.reasons {
-            *counts.entry(reason.as_str()).or_default() += 1;
+            *counts.entry(reason.as_ref()).or_default() += 1;
         }
     }
     let mut parts: Vec<String> = counts
@@ -64,10 +92,18 @@ impl fmt::Display for FitError {
         if self.num_all_nodes == 0 {
             return f.write_str(NO_NODES_AVAILABLE);
         }
-        f.write_str(&nodes_available_message(
-            self.num_all_nodes,
-            self.rejections.values(),
-        ))?;
+        if self.pre_filter_message.is_empty() {
+            f.write_str(&nodes_available_message(
+                self.num_all_nodes,
+                self.rejections.values(),
+            ))?;
+        } else {
+            write!(
+                f,
+                "0/{} nodes are available: {}.",
+                self.num_all_nodes, self.pre_filter_message
+            )?;
+        }
         if !self.post_filter_message.is_empty() {
             write!(f, " {}", self.post_filter_message)?;
         }
@@ -83,7 +119,7 @@ mod tests {
 
     #[test]
     fn histogram_sorts_as_strings() {
-        let r = |s: &str| Rejection::unresolvable(s);
+        let r = |s: &'static str| Rejection::unresolvable(s);
         let mut rejections = vec![r("node(s) were unschedulable"); 10];
         rejections.push(r("Insufficient cpu"));
         rejections.push(r("Insufficient cpu"));
@@ -98,16 +134,15 @@ mod tests {
         let mut rejections = BTreeMap::new();
         rejections.insert(
             "a".to_string(),
-            Rejection::unschedulable(vec![
-                "Insufficient cpu".into(),
-                "Insufficient memory".into(),
-            ]),
+            Rejection::unschedulable(vec!["Insufficient cpu", "Insufficient memory"]),
         );
         let e = FitError {
             pod: "default/p".into(),
             num_all_nodes: 1,
             rejections,
+            pre_filter_message: String::new(),
             post_filter_message: "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.".into(),
+            preemption: None,
         };
         assert_eq!(
             e.to_string(),
@@ -121,5 +156,18 @@ mod tests {
             ..e
         };
         assert_eq!(none.to_string(), "no nodes available to schedule pods");
+        let pre = FitError {
+            num_all_nodes: 3,
+            pre_filter_message: "persistentvolumeclaim \"data\" not found".into(),
+            post_filter_message:
+                "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+                    .into(),
+            ..none
+        };
+        assert_eq!(
+            pre.to_string(),
+            "0/3 nodes are available: persistentvolumeclaim \"data\" not found. \
+             preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        );
     }
 }

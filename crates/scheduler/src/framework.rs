@@ -1,30 +1,42 @@
-//! One scheduling decision, pure and synchronous: filter → score → select.
+//! One scheduling decision, pure and synchronous: prefilter → filter →
+//! (postfilter) → prescore → score → select.
 //!
 //! ```text
-//!  pod ─▶ PodInfo (requests, ports: worked out once)
+//!  pod ─▶ PodInfo (requests, ports, affinity terms: worked out once)
+//!    └─▶ PreFilter, once per cycle: InterPodAffinity, PodTopologySpread and
+//!        VolumeBinding count over the whole cluster into CycleState
+//!        (a rejection there rejects every node)
+//!    └─▶ nominated node (room preemption made) first, if it still fits
 //!    └─▶ for each node, round-robin from where the last cycle stopped,
-//!        until enough feasible nodes are found (all of them below 100 nodes):
+//!        until enough feasible nodes are found (numFeasibleNodesToFind):
 //!          NodeUnschedulable → NodeName → TaintToleration → NodeReady
-//!          → NodeAffinity → NodePorts → NodeResourcesFit   (first "no" wins)
-//!    ├─ none feasible ─▶ FitError (+ what preemption would say)
+//!          → NodeAffinity → NodePorts → NodeResourcesFit → VolumeBinding
+//!          → PodTopologySpread → InterPodAffinity   (first "no" wins;
+//!          pods nominated to the node with ≥ priority count as placed)
+//!    ├─ none feasible ─▶ FitError + PostFilter (preemption: victims or why not)
 //!    ├─ one feasible  ─▶ it
-//!    └─ several ──▶ Σ weight × normalized score:
-//!          TaintToleration ×3, NodeAffinity ×2, NodeResourcesFit ×1
-//!          (LeastAllocated), BalancedAllocation ×1, ImageLocality ×1
+//!    └─ several ──▶ PreScore, then Σ weight × normalized score:
+//!          TaintToleration ×3, NodeAffinity ×2, PodTopologySpread ×2,
+//!          InterPodAffinity ×2, NodeResourcesFit ×1 (LeastAllocated),
+//!          BalancedAllocation ×1, ImageLocality ×1
 //!        ─▶ highest total; ties broken at random
 //! ```
 
+use crate::cycle_state::CycleState;
 use crate::fit_error::FitError;
 use crate::node_info::NodeInfo;
 use crate::plugins::balanced_allocation::BalancedAllocation;
 use crate::plugins::image_locality::ImageLocality;
+use crate::plugins::inter_pod_affinity::InterPodAffinity;
 use crate::plugins::node_affinity::NodeAffinity;
 use crate::plugins::node_name::NodeName;
 use crate::plugins::node_ports::NodePorts;
 use crate::plugins::node_ready::NodeReady;
 use crate::plugins::node_resources_fit::NodeResourcesFit;
 use crate::plugins::node_unschedulable::NodeUnschedulable;
+use crate::plugins::pod_topology_spread::PodTopologySpread;
 use crate::plugins::taint_toleration::TaintToleration;
+use crate::plugins::volume_binding::VolumeBinding;
 use crate::plugins::{FilterPlugin, Rejection, ScorePlugin};
 use crate::pod_info::PodInfo;
 use crate::preemption;
@@ -76,10 +88,15 @@ impl Framework {
                 Box::new(NodeAffinity),
                 Box::new(NodePorts),
                 Box::new(NodeResourcesFit),
+                Box::new(VolumeBinding),
+                Box::new(PodTopologySpread),
+                Box::new(InterPodAffinity),
             ],
             scores: vec![
                 (Box::new(TaintToleration), 3),
                 (Box::new(NodeAffinity), 2),
+                (Box::new(PodTopologySpread), 2),
+                (Box::new(InterPodAffinity), 2),
                 (Box::new(NodeResourcesFit), 1),
                 (Box::new(BalancedAllocation), 1),
                 (Box::new(ImageLocality), 1),
@@ -113,9 +130,68 @@ impl Framework {
         self.schedule(&PodInfo::new(Arc::new(pod.clone())), snapshot)
     }
 
+    /// Run every PreFilter; the first rejection rejects the pod everywhere.
+    pub fn pre_filter(&self, pod: &PodInfo, snapshot: &Snapshot) -> Result<CycleState, Rejection> {
+        let mut state = CycleState::default();
+        for f in &self.filters {
+            f.pre_filter(pod, snapshot, &mut state)?;
+        }
+        Ok(state)
+    }
+
     /// The first filter that rejects the pod on this node, if any.
-    pub fn run_filters(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        self.filters.iter().try_for_each(|f| f.filter(pod, node))
+    pub fn run_filters(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Result<(), Rejection> {
+        self.filters
+            .iter()
+            .try_for_each(|f| f.filter(state, pod, node))
+    }
+
+    /// Tell every stateful plugin `other` was added (1) or removed (−1).
+    pub fn update_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        other: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+        delta: i64,
+    ) {
+        for f in &self.filters {
+            f.update_pod(state, pod, other, node, snapshot, delta);
+        }
+    }
+
+    /// Filters as upstream's RunFilterPluginsWithNominatedPods: pods
+    /// nominated to the node with at least this priority count as placed
+    /// (the room preemption made is theirs), and the pod must fit both with
+    /// and without them.
+    pub fn filter_node(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+    ) -> Result<(), Rejection> {
+        let nominated = snapshot.nominated_on(&node.name);
+        let mut others = nominated
+            .iter()
+            .filter(|p| p.uid != pod.uid && p.priority >= pod.priority)
+            .peekable();
+        if others.peek().is_some() {
+            let mut with = node.clone();
+            let mut with_state = state.clone();
+            for other in others {
+                with.add_pod(other.clone());
+                self.update_pod(&mut with_state, pod, other, &with, snapshot, 1);
+            }
+            self.run_filters(&with_state, pod, &with)?;
+        }
+        self.run_filters(state, pod, node)
     }
 
     /// How many feasible nodes are enough (upstream's numFeasibleNodesToFind).
@@ -136,25 +212,53 @@ impl Framework {
     pub fn schedule(&self, pod: &PodInfo, snapshot: &Snapshot) -> Result<ScheduleResult, FitError> {
         let total = snapshot.num_nodes();
         if total == 0 {
-            return Err(FitError {
-                pod: pod.key.clone(),
-                num_all_nodes: 0,
-                rejections: BTreeMap::new(),
-                post_filter_message: String::new(),
-            });
+            return Err(FitError::new(pod, 0));
         }
+        let state = match self.pre_filter(pod, snapshot) {
+            Ok(state) => state,
+            Err(rejection) => {
+                // Every node carries the PreFilter's verdict.
+                let rejections: BTreeMap<String, Rejection> = snapshot
+                    .nodes()
+                    .map(|n| (n.name.clone(), rejection.clone()))
+                    .collect();
+                let post = preemption::post_filter(
+                    self,
+                    pod,
+                    &CycleState::default(),
+                    snapshot,
+                    &rejections,
+                );
+                let mut err = FitError::new(pod, total);
+                err.pre_filter_message = rejection.reasons.join(", ");
+                err.rejections = rejections;
+                err.set_post_filter(post);
+                return Err(err);
+            }
+        };
+
+        // Room preemption made for this pod: take it if it still fits.
+        if let Some(node) = pod.nominated_node().and_then(|n| snapshot.node(n)) {
+            if self.filter_node(&state, pod, node, snapshot).is_ok() {
+                return Ok(ScheduleResult {
+                    node: node.name.clone(),
+                    evaluated_nodes: 1,
+                    feasible_nodes: 1,
+                });
+            }
+        }
+
         let wanted = self.feasible_nodes_to_find(total);
         let start = self.next_start_node.load(Ordering::Relaxed) % total;
-        let mut feasible: Vec<&NodeInfo> = Vec::new();
-        let mut rejections = BTreeMap::new();
+        let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(wanted.min(total));
+        // Kept as a list; only a FitError needs them by name.
+        let mut rejected: Vec<(&NodeInfo, Rejection)> = Vec::new();
         let mut evaluated = 0;
-        for node in snapshot.nodes().cycle().skip(start).take(total) {
+        for node in snapshot.nodes_from(start) {
             evaluated += 1;
-            match self.run_filters(pod, node) {
+            match self.filter_node(&state, pod, node, snapshot) {
                 Ok(()) => feasible.push(node),
-                Err(r) => {
-                    rejections.insert(node.name.clone(), r);
-                }
+                Err(r) => rejected.push((node, r)),
             }
             if feasible.len() >= wanted {
                 break;
@@ -164,19 +268,21 @@ impl Framework {
             .store((start + evaluated) % total, Ordering::Relaxed);
 
         if feasible.is_empty() {
-            let post_filter_message =
-                preemption::post_filter_message(self, pod, snapshot, &rejections);
-            return Err(FitError {
-                pod: pod.key.clone(),
-                num_all_nodes: total,
-                rejections,
-                post_filter_message,
-            });
+            let rejections: BTreeMap<String, Rejection> = rejected
+                .into_iter()
+                .map(|(n, r)| (n.name.clone(), r))
+                .collect();
+            let post = preemption::post_filter(self, pod, &state, snapshot, &rejections);
+            let mut err = FitError::new(pod, total);
+            err.rejections = rejections;
+            err.set_post_filter(post);
+            return Err(err);
         }
         let node = if feasible.len() == 1 {
             feasible[0].name.clone()
         } else {
-            let totals = self.score_nodes(pod, &feasible, snapshot);
+            let mut state = state;
+            let totals = self.score_nodes(&mut state, pod, &feasible, snapshot);
             select_host(&feasible, &totals)
         };
         Ok(ScheduleResult {
@@ -187,18 +293,24 @@ impl Framework {
     }
 
     /// Weighted sum of the normalized scores of every plugin, per node.
-    pub fn score_nodes(&self, pod: &PodInfo, nodes: &[&NodeInfo], snapshot: &Snapshot) -> Vec<i64> {
+    pub fn score_nodes(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Vec<i64> {
         let mut totals = vec![0i64; nodes.len()];
+        let mut scores = vec![0i64; nodes.len()];
         for (plugin, weight) in &self.scores {
-            if !plugin.applies_to(pod) {
+            if !plugin.applies_to(pod) || !plugin.pre_score(pod, nodes, snapshot, state) {
                 continue;
             }
-            let mut scores: Vec<i64> = nodes
-                .iter()
-                .map(|n| plugin.score(pod, n, snapshot))
-                .collect();
-            plugin.normalize(&mut scores);
-            for (t, s) in totals.iter_mut().zip(scores) {
+            for (s, n) in scores.iter_mut().zip(nodes) {
+                *s = plugin.score(state, pod, n, snapshot);
+            }
+            plugin.normalize_nodes(state, nodes, &mut scores);
+            for (t, s) in totals.iter_mut().zip(&scores) {
                 *t += s * weight;
             }
         }

@@ -12,7 +12,7 @@
 //! still has that the list lacks was deleted while the watch was down.
 
 use crate::cache::CacheChange;
-use crate::pod_info::{needs_scheduling, node_name};
+use crate::pod_info::{needs_scheduling, node_name, PodInfo};
 use crate::scheduler::Shared;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -39,12 +39,25 @@ pub(crate) fn on_pod(shared: &Shared, pod: Arc<Pod>) {
         if state.cache.is_assumed(&uid) && !state.queue.contains(&uid) {
             return;
         }
+        // Room preemption made for it (ours or another scheduler's run).
+        let nominated = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.clone())
+            .filter(|n| !n.is_empty());
+        match nominated {
+            Some(node) => state
+                .cache
+                .nominate(Arc::new(PodInfo::new(pod.clone())), Some(&node)),
+            None => state.cache.clear_nominated(&uid),
+        }
         state.queue.add_or_update(pod, now);
         drop(state);
         shared.wake.notify_one();
         return;
     }
     state.queue.remove(&uid);
+    state.cache.clear_nominated(&uid);
     let counted = node_name(&pod).is_some() || state.cache.node_of(&uid).is_some();
     if counted && state.cache.observe_pod(pod) == CacheChange::Freed {
         state.queue.move_all(now);
@@ -56,6 +69,7 @@ pub(crate) fn on_pod(shared: &Shared, pod: Arc<Pod>) {
 pub(crate) fn on_pod_deleted(shared: &Shared, uid: &str) {
     let mut state = shared.state();
     state.queue.remove(uid);
+    state.cache.clear_nominated(uid);
     if state.cache.remove_pod(uid) {
         state.queue.move_all(Instant::now());
         drop(state);

@@ -6,14 +6,19 @@
 //! - [`Framework::schedule_one`]: one decision on a [`Snapshot`], no API
 //!   needed (tests, benchmarks).
 
+pub mod affinity_term;
 pub mod binder;
 pub mod cache;
+pub mod cycle_state;
 pub mod error;
 pub mod events;
+pub mod eviction;
 pub mod fit_error;
 pub mod framework;
 mod informer;
+pub mod label_selector;
 pub mod node_info;
+mod object_watch;
 pub mod plugins;
 pub mod pod_info;
 pub mod preemption;
@@ -24,6 +29,7 @@ mod scheduler;
 pub mod snapshot;
 pub mod status;
 pub mod testing;
+pub mod topology_values;
 
 pub use error::SchedulerError;
 pub use fit_error::FitError;

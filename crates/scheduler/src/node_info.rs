@@ -23,6 +23,11 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Images present on the node (normalized name → size in bytes).
     pub images: HashMap<String, i64>,
+    /// Pods here with any pod (anti-)affinity term (InterPodAffinity skips
+    /// nodes without them when only existing pods' terms matter).
+    pub pods_with_affinity: usize,
+    /// Pods here with required anti-affinity terms.
+    pub pods_with_required_anti_affinity: usize,
 }
 
 impl NodeInfo {
@@ -36,6 +41,8 @@ impl NodeInfo {
             pods: HashMap::new(),
             used_ports: Vec::new(),
             images: HashMap::new(),
+            pods_with_affinity: 0,
+            pods_with_required_anti_affinity: 0,
         };
         info.set_node(node);
         info
@@ -71,6 +78,8 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.ranking_requested.add(&pod.ranking_requests);
         self.used_ports.extend(pod.host_ports.iter().cloned());
+        self.pods_with_affinity += usize::from(pod.has_affinity());
+        self.pods_with_required_anti_affinity += usize::from(pod.has_required_anti_affinity());
         self.pods.insert(pod.uid.clone(), pod);
     }
 
@@ -81,6 +90,8 @@ impl NodeInfo {
         };
         self.requested.subtract(&pod.requests);
         self.ranking_requested.subtract(&pod.ranking_requests);
+        self.pods_with_affinity -= usize::from(pod.has_affinity());
+        self.pods_with_required_anti_affinity -= usize::from(pod.has_required_anti_affinity());
         for port in &pod.host_ports {
             if let Some(i) = self.used_ports.iter().position(|p| p == port) {
                 self.used_ports.swap_remove(i);

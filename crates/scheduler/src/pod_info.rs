@@ -1,8 +1,12 @@
 //! A pod with what every plugin needs worked out once per scheduling cycle
 //! (kube-scheduler's PreFilter state): requests, ranking requests, host ports.
 
+use crate::affinity_term::{compile_terms, compile_weighted, AffinityTerm, WeightedAffinityTerm};
+use crate::plugins::image_locality::normalized_image_name;
 use crate::resources::{pod_requests, MissingRequests, Resource};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The scheduler name a pod gets when it names none.
@@ -41,6 +45,18 @@ pub struct PodInfo {
     pub ranking_requests: Resource,
     pub host_ports: Vec<HostPort>,
     pub priority: i32,
+    pub namespace: String,
+    /// Being deleted (not counted by topology spread; a preemption in
+    /// progress when it was a victim).
+    pub terminating: bool,
+    /// `status.startTime` (preemption prefers to evict the newest).
+    pub start_time: Option<Timestamp>,
+    /// Images of init and app containers, canonical (ImageLocality).
+    pub images: Vec<String>,
+    pub required_affinity_terms: Vec<AffinityTerm>,
+    pub required_anti_affinity_terms: Vec<AffinityTerm>,
+    pub preferred_affinity_terms: Vec<WeightedAffinityTerm>,
+    pub preferred_anti_affinity_terms: Vec<WeightedAffinityTerm>,
 }
 
 impl PodInfo {
@@ -51,7 +67,59 @@ impl PodInfo {
         let ranking_requests = pod_requests(&pod, MissingRequests::Defaulted);
         let host_ports = host_ports(&pod);
         let priority = priority(&pod);
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let labels = pod.metadata.labels.as_ref();
+        let spec = pod.spec.as_ref();
+        let affinity = spec.and_then(|s| s.affinity.as_ref());
+        let pod_affinity = affinity.and_then(|a| a.pod_affinity.as_ref());
+        let anti = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
+        let images = spec
+            .into_iter()
+            .flat_map(|s| s.init_containers.iter().flatten().chain(&s.containers))
+            .filter_map(|c| c.image.as_deref())
+            .map(normalized_image_name)
+            .collect();
         PodInfo {
+            required_affinity_terms: compile_terms(
+                &namespace,
+                labels,
+                pod_affinity.and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
+            ),
+            required_anti_affinity_terms: compile_terms(
+                &namespace,
+                labels,
+                anti.and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
+            ),
+            preferred_affinity_terms: compile_weighted(
+                &namespace,
+                labels,
+                pod_affinity.and_then(|a| {
+                    a.preferred_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
+            ),
+            preferred_anti_affinity_terms: compile_weighted(
+                &namespace,
+                labels,
+                anti.and_then(|a| {
+                    a.preferred_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
+            ),
+            terminating: pod.metadata.deletion_timestamp.is_some(),
+            start_time: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| t.0),
+            images,
+            namespace,
             pod,
             uid,
             key,
@@ -60,6 +128,31 @@ impl PodInfo {
             host_ports,
             priority,
         }
+    }
+
+    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
+        self.pod.metadata.labels.as_ref()
+    }
+
+    /// Any pod (anti-)affinity term at all (upstream's PodsWithAffinity).
+    pub fn has_affinity(&self) -> bool {
+        !self.required_affinity_terms.is_empty()
+            || !self.required_anti_affinity_terms.is_empty()
+            || !self.preferred_affinity_terms.is_empty()
+            || !self.preferred_anti_affinity_terms.is_empty()
+    }
+
+    pub fn has_required_anti_affinity(&self) -> bool {
+        !self.required_anti_affinity_terms.is_empty()
+    }
+
+    /// `status.nominatedNodeName`: where preemption made room for it.
+    pub fn nominated_node(&self) -> Option<&str> {
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty())
     }
 }
 

@@ -15,16 +15,25 @@
 use crate::binder;
 use crate::cache::SchedulerCache;
 use crate::events::{EventRecorder, EventType};
+use crate::eviction;
 use crate::fit_error::FitError;
 use crate::framework::{Framework, ScheduleResult};
 use crate::informer;
+use crate::object_watch;
 use crate::pod_info::{pod_key, PodInfo};
 use crate::queue::{Popped, QueueConfig, SchedulingQueue};
 use crate::snapshot::Snapshot;
 use crate::status;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long to wait for the watches of kinds other than pods and nodes.
+const OTHER_KINDS_SYNC_WAIT: Duration = Duration::from_secs(10);
 use tokio::sync::{watch, Notify};
 
 pub(crate) struct State {
@@ -102,7 +111,23 @@ impl Scheduler {
         let pods_task = tokio::spawn(informer::watch_pods(shared.clone(), pods_synced_tx));
         let nodes_task = tokio::spawn(informer::watch_nodes(shared.clone(), nodes_synced_tx));
         // Abort the watches when `run` is dropped.
-        let _guards = (AbortOnDrop(pods_task), AbortOnDrop(nodes_task));
+        let mut guards = vec![AbortOnDrop(pods_task), AbortOnDrop(nodes_task)];
+        let mut others = Vec::new();
+        let mut watch_other =
+            |start: fn(Arc<Shared>, watch::Sender<bool>) -> tokio::task::JoinHandle<()>| {
+                let (tx, rx) = watch::channel(false);
+                guards.push(AbortOnDrop(start(shared.clone(), tx)));
+                others.push(rx);
+            };
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<Namespace>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<PersistentVolumeClaim>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<PersistentVolume>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<PodDisruptionBudget>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<Service>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<ReplicaSet>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<StatefulSet>(s, tx)));
+        watch_other(|s, tx| tokio::spawn(object_watch::watch_kind::<ReplicationController>(s, tx)));
+        let _guards = guards;
 
         // Decide only from a complete picture (upstream's WaitForCacheSync).
         if pods_synced.wait_for(|s| *s).await.is_err()
@@ -110,6 +135,19 @@ impl Scheduler {
         {
             tracing::error!("scheduler watches ended before their first list");
             return;
+        }
+        // The other kinds refine decisions; a kind the server lacks must not
+        // stop scheduling, so they get a bounded wait.
+        let all_synced = futures::future::join_all(
+            others
+                .iter_mut()
+                .map(|rx| async move { rx.wait_for(|s| *s).await.is_ok() }),
+        );
+        if tokio::time::timeout(OTHER_KINDS_SYNC_WAIT, all_synced)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some scheduler watches have not listed yet; scheduling anyway");
         }
         tracing::info!("scheduler caches synced; scheduling");
         loop {
@@ -156,14 +194,33 @@ fn schedule_cycle(shared: &Arc<Shared>, popped: Popped) {
     let decision = {
         let mut state = shared.state();
         let decision = shared.framework.schedule(&info, state.cache.snapshot());
+        let mut displaced = Vec::new();
         match &decision {
             Ok(result) => state.cache.assume(info.clone(), &result.node),
-            Err(_) => state
-                .queue
-                .requeue_failed(&info.uid, popped.cycle, Instant::now()),
+            Err(fit) => {
+                if let Some(c) = &fit.preemption {
+                    // Lower-priority pods nominated there lose the room.
+                    displaced = state
+                        .cache
+                        .snapshot()
+                        .nominated_on(&c.node)
+                        .iter()
+                        .filter(|p| p.priority < info.priority && p.uid != info.uid)
+                        .cloned()
+                        .collect();
+                    for p in &displaced {
+                        state.cache.clear_nominated(&p.uid);
+                    }
+                    state.cache.nominate(info.clone(), Some(&c.node));
+                }
+                state
+                    .queue
+                    .requeue_failed(&info.uid, popped.cycle, Instant::now())
+            }
         }
-        decision
+        (decision, displaced)
     };
+    let (decision, displaced) = decision;
     let shared = shared.clone();
     match decision {
         Ok(result) => {
@@ -172,7 +229,27 @@ fn schedule_cycle(shared: &Arc<Shared>, popped: Popped) {
         }
         Err(fit) => {
             tracing::debug!(pod = %info.key, reason = %fit, "unschedulable");
-            tokio::spawn(report_unschedulable(shared, popped.pod, fit.to_string()));
+            let message = fit.to_string();
+            match fit.preemption {
+                Some(c) => {
+                    tracing::info!(pod = %info.key, node = %c.node, victims = c.victims.len(), "preempting");
+                    tokio::spawn(async move {
+                        eviction::preempt(
+                            &shared.client,
+                            &shared.recorder,
+                            &popped.pod,
+                            &c.node,
+                            &c.victims,
+                            &displaced,
+                        )
+                        .await;
+                        report_unschedulable(shared, popped.pod, message, Some(c.node)).await;
+                    });
+                }
+                None => {
+                    tokio::spawn(report_unschedulable(shared, popped.pod, message, None));
+                }
+            }
         }
     }
 }
@@ -212,7 +289,12 @@ async fn bind_task(shared: Arc<Shared>, info: Arc<PodInfo>, node: String) {
     }
 }
 
-async fn report_unschedulable(shared: Arc<Shared>, pod: Arc<Pod>, message: String) {
+async fn report_unschedulable(
+    shared: Arc<Shared>,
+    pod: Arc<Pod>,
+    message: String,
+    nominated_node: Option<String>,
+) {
     if let Err(e) = shared
         .recorder
         .record(&pod, EventType::Warning, "FailedScheduling", &message)
@@ -220,7 +302,9 @@ async fn report_unschedulable(shared: Arc<Shared>, pod: Arc<Pod>, message: Strin
     {
         tracing::warn!(error = %e, "recording FailedScheduling event");
     }
-    if let Err(e) = status::set_unschedulable(&shared.client, &pod, &message).await {
+    if let Err(e) =
+        status::set_unschedulable(&shared.client, &pod, &message, nominated_node.as_deref()).await
+    {
         tracing::warn!(error = %e, "updating PodScheduled condition");
     }
 }

@@ -45,21 +45,75 @@ pub fn unschedulable_condition(pod: &Pod, message: &str) -> Option<PodCondition>
     })
 }
 
-/// Write PodScheduled=False/Unschedulable with `message` unless it is there.
+/// Write PodScheduled=False/Unschedulable with `message` unless it is
+/// there, and `status.nominatedNodeName` when preemption made room.
 pub async fn set_unschedulable(
     client: &kube::Client,
     pod: &Pod,
     message: &str,
+    nominated_node: Option<&str>,
 ) -> Result<(), SchedulerError> {
-    let Some(condition) = unschedulable_condition(pod, message) else {
+    let condition = unschedulable_condition(pod, message);
+    let current_nomination = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.nominated_node_name.as_deref());
+    let nominate = nominated_node.filter(|n| current_nomination != Some(*n));
+    if condition.is_none() && nominate.is_none() {
         return Ok(());
-    };
+    }
+    let mut status = serde_json::Map::new();
+    if let Some(c) = condition {
+        status.insert("conditions".into(), serde_json::json!([c]));
+    }
+    if let Some(node) = nominate {
+        status.insert("nominatedNodeName".into(), serde_json::json!(node));
+    }
+    // Strategic merge: conditions merge by type, other conditions stay.
+    let patch = serde_json::json!({ "status": status });
+    patch_status(client, pod, &patch).await
+}
+
+/// Clear `status.nominatedNodeName` (a higher-priority pod took the room).
+pub async fn clear_nomination(client: &kube::Client, pod: &Pod) -> Result<(), SchedulerError> {
+    patch_status(
+        client,
+        pod,
+        &serde_json::json!({"status": {"nominatedNodeName": null}}),
+    )
+    .await
+}
+
+/// The DisruptionTarget condition a preemption victim gets before deletion.
+pub fn disruption_condition(preemptor: &Pod) -> PodCondition {
+    let scheduler = preemptor
+        .spec
+        .as_ref()
+        .and_then(|s| s.scheduler_name.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(crate::pod_info::DEFAULT_SCHEDULER_NAME);
+    PodCondition {
+        type_: "DisruptionTarget".into(),
+        status: "True".into(),
+        reason: Some("PreemptionByScheduler".into()),
+        message: Some(format!(
+            "{scheduler}: preempting to accommodate a higher priority pod"
+        )),
+        last_transition_time: Some(Time(Timestamp::now())),
+        last_probe_time: None,
+        observed_generation: None,
+    }
+}
+
+pub async fn patch_status(
+    client: &kube::Client,
+    pod: &Pod,
+    patch: &serde_json::Value,
+) -> Result<(), SchedulerError> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    // Strategic merge: conditions merge by type, other conditions stay.
-    let patch = serde_json::json!({"status": {"conditions": [condition]}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Strategic(&patch))
+    api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
         .await
         .map(|_| ())
         .map_err(|source| SchedulerError::Status {

@@ -65,6 +65,22 @@ impl PodManager {
 
     pub async fn run(mut self) {
         tokio::spawn(relist(self.ctx.clone(), self.workers.clone()));
+        // Garbage collection needs the full pod list first, or it would take every pod for gone.
+        let synced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let active: crate::gc::ActivePods = {
+            let (workers, synced) = (self.workers.clone(), synced.clone());
+            Arc::new(move || {
+                synced.load(std::sync::atomic::Ordering::SeqCst).then(|| {
+                    workers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .keys()
+                        .cloned()
+                        .collect()
+                })
+            })
+        };
+        tokio::spawn(crate::gc::GarbageCollector::new(self.ctx.clone(), active).run());
         let api: kube::Api<Pod> = kube::Api::all(self.ctx.client.clone());
         let cfg =
             watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.cfg.node_name));
@@ -98,6 +114,7 @@ impl PodManager {
                         self.update(pod);
                     }
                     self.clean_orphans(&uids).await;
+                    synced.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 Err(e) => tracing::warn!("pod watch: {e}"),
             }
@@ -105,32 +122,43 @@ impl PodManager {
         }
     }
 
-    /// Sandboxes in the runtime whose pod is not bound here any more.
     async fn clean_orphans(&self, known: &std::collections::HashSet<String>) {
-        use berth_cri::api;
-        let Ok(list) = self
-            .ctx
-            .runtime
-            .list_pod_sandbox(api::ListPodSandboxRequest { filter: None })
-            .await
-        else {
-            return;
-        };
-        for s in list.items {
-            let uid = s
-                .labels
-                .get(super::runtime::POD_UID_LABEL)
-                .cloned()
-                .unwrap_or_default();
-            if uid.is_empty() || known.contains(&uid) {
-                continue;
-            }
-            let (tx, rx) = watch::channel(None);
-            drop(tx);
-            let worker = Worker::new(self.ctx.clone(), uid);
-            tokio::spawn(worker.run(rx));
-        }
+        clean_orphans(&self.ctx, known).await;
     }
+}
+
+/// Pods the runtime holds but the API no longer binds here (deleted while
+/// the agent was down): a worker with no pod stops and removes each of them.
+/// Returns the workers' tasks.
+pub async fn clean_orphans(
+    ctx: &Arc<Context>,
+    known: &std::collections::HashSet<String>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use berth_cri::api;
+    let Ok(list) = ctx
+        .runtime
+        .list_pod_sandbox(api::ListPodSandboxRequest { filter: None })
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut tasks = Vec::new();
+    for s in list.items {
+        let uid = s
+            .labels
+            .get(super::runtime::POD_UID_LABEL)
+            .cloned()
+            .unwrap_or_default();
+        if uid.is_empty() || known.contains(&uid) || !seen.insert(uid.clone()) {
+            continue;
+        }
+        let (tx, rx) = watch::channel(None);
+        drop(tx);
+        let worker = Worker::new(ctx.clone(), uid);
+        tasks.push(tokio::spawn(worker.run(rx)));
+    }
+    tasks
 }
 
 /// Every RELIST_PERIOD: list all containers, and poke the worker of each pod

@@ -114,13 +114,18 @@ pub async fn instances(
             Ok(ContainerState::ContainerExited) => RunState::Exited,
             _ => RunState::Unknown,
         };
+        let message = if state == RunState::Exited {
+            super::termination::message(&st)
+        } else {
+            st.message.clone()
+        };
         by_name.entry(name).or_default().push(Instance {
             id: st.id,
             attempt: st.metadata.as_ref().map(|m| m.attempt).unwrap_or(0),
             state,
             exit_code: st.exit_code,
             reason: st.reason,
-            message: st.message,
+            message,
             started_at: rfc3339_from_nanos(st.started_at),
             finished_at: rfc3339_from_nanos(st.finished_at),
             finished_at_ns: st.finished_at,

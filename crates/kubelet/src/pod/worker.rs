@@ -25,6 +25,10 @@ use tokio::sync::{mpsc, watch};
 
 /// How often a worker re-syncs even without a trigger.
 pub const RESYNC: Duration = Duration::from_secs(10);
+/// The shortest stop window after a preStop hook (minimumGracePeriodInSeconds).
+pub const MINIMUM_GRACE_PERIOD: i64 = 2;
+/// A postStart hook that runs longer than this counts as failed (upstream waits without limit).
+pub const POST_START_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Worker {
     ctx: Arc<Context>,
@@ -35,8 +39,8 @@ pub struct Worker {
     probes: HashMap<String, berth_probes::ContainerProbes>,
     ready: HashMap<String, bool>,
     started: HashMap<String, bool>,
-    /// Containers whose liveness probe failed: restart them.
-    unhealthy: HashMap<String, String>,
+    /// Containers whose liveness or startup probe failed: restart them (id, which probe).
+    unhealthy: HashMap<String, (String, &'static str)>,
     last_status: Option<Value>,
     start_time: Option<String>,
     pulled: HashMap<String, bool>,
@@ -154,14 +158,18 @@ impl Worker {
                     self.started.insert(r.container_name.clone(), r.success);
                     if !r.success {
                         // A startup probe that gives up restarts the container, like liveness.
-                        self.unhealthy
-                            .insert(r.container_name.clone(), r.container_id.clone());
+                        self.unhealthy.insert(
+                            r.container_name.clone(),
+                            (r.container_id.clone(), "startup"),
+                        );
                     }
                 }
                 ProbeKind::Liveness => {
                     if !r.success {
-                        self.unhealthy
-                            .insert(r.container_name.clone(), r.container_id.clone());
+                        self.unhealthy.insert(
+                            r.container_name.clone(),
+                            (r.container_id.clone(), "liveness"),
+                        );
                     }
                 }
             }
@@ -267,9 +275,9 @@ impl Worker {
 
         for c in &spec.containers {
             // A failed liveness probe restarts the container.
-            if let Some(id) = self.unhealthy.remove(&c.name) {
+            if let Some((id, probe)) = self.unhealthy.remove(&c.name) {
                 let msg = format!(
-                    "Container {} failed liveness probe, will be restarted",
+                    "Container {} failed {probe} probe, will be restarted",
                     c.name
                 );
                 self.ctx
@@ -296,6 +304,10 @@ impl Worker {
                 }
                 Some(i) if i.state == RunState::Running => {
                     self.waiting.remove(&c.name);
+                    // Adopted from an earlier agent run: its probes start now.
+                    if !self.probes.contains_key(&c.name) {
+                        self.start_probes(pod, c, &i.id, &facts);
+                    }
                 }
                 Some(i) if i.state == RunState::Exited => {
                     self.probes.remove(&c.name);
@@ -549,16 +561,36 @@ impl Worker {
                 )
                 .await;
             let started = Instant::now();
-            let pulled = rt
-                .pull_image(api::PullImageRequest {
+            let creds = self.pull_credentials(pod, &image).await;
+            let pull = |auth: Option<api::AuthConfig>| {
+                rt.pull_image(api::PullImageRequest {
                     image: Some(api::ImageSpec {
                         image: image.clone(),
                         ..Default::default()
                     }),
-                    auth: None,
+                    auth,
                     sandbox_config: None,
                 })
-                .await;
+            };
+            // Each matching credential in turn (the kubelet's order); anonymous without any.
+            let pulled = if creds.is_empty() {
+                pull(None).await
+            } else {
+                let mut last = None;
+                for auth in creds {
+                    match pull(Some(auth)).await {
+                        Ok(r) => {
+                            last = Some(Ok(r));
+                            break;
+                        }
+                        Err(e) => last = Some(Err(e)),
+                    }
+                }
+                match last {
+                    Some(r) => r,
+                    None => pull(None).await,
+                }
+            };
             match pulled {
                 Ok(_) => {
                     self.pulled.insert(image.clone(), true);
@@ -629,7 +661,7 @@ impl Worker {
                 return;
             }
         };
-        if let Some(m) = self.termination_message_mount(pod, c) {
+        if let Some(m) = self.termination_message_mount(c) {
             mounts.push(m);
         }
         let log_path = format!("{}/{attempt}.log", c.name);
@@ -699,9 +731,102 @@ impl Worker {
                 &format!("Started container {}", c.name),
             )
             .await;
+        if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let result =
+                super::hooks::run(rt, pod, c, &id, hook, &facts.pod_ip, POST_START_TIMEOUT).await;
+            if let Err(msg) = result {
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Warning,
+                        "FailedPostStartHook",
+                        "PostStartHook failed",
+                    )
+                    .await;
+                self.ctx
+                    .recorder
+                    .pod(
+                        pod,
+                        Some(&fp),
+                        Kind::Normal,
+                        "Killing",
+                        "FailedPostStartHook",
+                    )
+                    .await;
+                self.stop_container(pod, c, &id, grace_of(pod)).await;
+                // Shown while the container waits for its restart (never, with restartPolicy Never).
+                let restarts = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.restart_policy.as_deref())
+                    .is_none_or(|p| p != "Never");
+                if restarts {
+                    self.waiting
+                        .insert(c.name.clone(), ("PostStartHookError".into(), msg));
+                }
+                return;
+            }
+        }
         if !init {
             self.start_probes(pod, c, &id, facts);
         }
+    }
+
+    /// Registry credentials for `image` from the pod's imagePullSecrets and
+    /// its service account's; missing secrets are reported, not fatal.
+    async fn pull_credentials(&self, pod: &Pod, image: &str) -> Vec<api::AuthConfig> {
+        use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let spec = pod.spec.as_ref();
+        let mut names: Vec<String> = spec
+            .and_then(|s| s.image_pull_secrets.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|r| r.name.clone())
+            .collect();
+        let sa = spec
+            .and_then(|s| s.service_account_name.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into());
+        let sas: Api<ServiceAccount> = Api::namespaced(self.ctx.client.clone(), &ns);
+        if let Ok(Some(sa)) = sas.get_opt(&sa).await {
+            for r in sa.image_pull_secrets.into_iter().flatten() {
+                if !names.contains(&r.name) {
+                    names.push(r.name);
+                }
+            }
+        }
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let mut entries = Vec::new();
+        let mut missing = Vec::new();
+        for name in names {
+            match secrets.get_opt(&name).await {
+                Ok(Some(s)) => entries.extend(crate::credentials::entries_of(&s)),
+                _ => missing.push(name),
+            }
+        }
+        if !missing.is_empty() {
+            let msg = format!(
+                "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+                missing.join(", ")
+            );
+            self.ctx
+                .recorder
+                .pod(
+                    pod,
+                    None,
+                    Kind::Warning,
+                    "FailedToRetrieveImagePullSecret",
+                    &msg,
+                )
+                .await;
+        }
+        crate::credentials::lookup(&entries, image)
     }
 
     /// A container that could not be started: show why (waiting reason) and say so (event).
@@ -727,24 +852,17 @@ impl Worker {
             .insert(c.name.clone(), (reason.to_string(), message));
     }
 
-    fn termination_message_mount(&self, pod: &Pod, c: &Container) -> Option<api::Mount> {
+    /// A fresh host file for this instance's termination message, mounted at its path.
+    fn termination_message_mount(&self, c: &Container) -> Option<api::Mount> {
         let path = c
             .termination_message_path
             .clone()
+            .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/dev/termination-log".into());
-        let dir = self
-            .ctx
-            .cfg
-            .pods_dir()
-            .join(&self.uid)
-            .join("containers")
-            .join(&c.name);
-        std::fs::create_dir_all(&dir).ok()?;
-        let file = dir.join("termination-log");
-        if !file.exists() {
-            std::fs::write(&file, b"").ok()?;
-        }
-        let _ = pod;
+        let file =
+            super::termination::new_message_file(&self.ctx.cfg.pods_dir(), &self.uid, &c.name)
+                .map_err(|e| tracing::warn!(uid = %self.uid, "termination message file: {e}"))
+                .ok()?;
         Some(api::Mount {
             container_path: path,
             host_path: file.display().to_string(),
@@ -784,26 +902,41 @@ impl Worker {
         self.probes.insert(c.name.clone(), probes);
     }
 
+    /// The kubelet's killContainer: the preStop hook within the grace period,
+    /// then StopContainer with what is left of it (at least 2 s).
     async fn stop_container(&self, pod: &Pod, c: &Container, id: &str, grace: i64) {
-        // preStop hook (exec) first, within the grace period.
-        if let Some(cmd) = c
-            .lifecycle
-            .as_ref()
-            .and_then(|l| l.pre_stop.as_ref())
-            .and_then(|h| h.exec.as_ref())
-            .and_then(|e| e.command.clone())
-        {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(grace.max(1) as u64),
-                self.ctx.runtime.exec_sync(api::ExecSyncRequest {
-                    container_id: id.to_string(),
-                    cmd,
-                    timeout: grace,
-                }),
-            )
-            .await;
+        let mut grace = grace.max(0);
+        if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+            if grace > 0 {
+                let started = Instant::now();
+                let pod_ip = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.pod_ip.clone())
+                    .unwrap_or_default();
+                let limit = Duration::from_secs(grace as u64);
+                let run =
+                    super::hooks::run(self.ctx.runtime.as_ref(), pod, c, id, hook, &pod_ip, limit);
+                if let Ok(Err(msg)) = tokio::time::timeout(limit, run).await {
+                    tracing::debug!(pod = %pod_ref(pod), "preStop hook failed: {msg}");
+                    if pod.metadata.uid.is_some() {
+                        self.ctx
+                            .recorder
+                            .pod(
+                                pod,
+                                Some(&field_path(c, false)),
+                                Kind::Warning,
+                                "FailedPreStopHook",
+                                "PreStopHook failed",
+                            )
+                            .await;
+                    }
+                }
+                grace -= started.elapsed().as_secs() as i64;
+            }
+            // Always a minimal shutdown window, so SIGTERM is not skipped.
+            grace = grace.max(MINIMUM_GRACE_PERIOD);
         }
-        let _ = pod;
         let _ = self
             .ctx
             .runtime

@@ -4,6 +4,7 @@
 //! ```text
 //! TCP ─▶ TLS (client certificate signed by the cluster CA, required) ─▶ HTTP/1.1 (+ upgrades)
 //!   ├─ GET  /healthz
+//!   ├─ GET  /stats/summary                             ─▶ stats::StatsProvider (Summary API JSON)
 //!   ├─ GET  /containerLogs/{ns}/{pod}/{container}     ─▶ logs.rs (CRI log files)
 //!   ├─ *    /exec/{ns}/{pod}/{container}              ─▶ streams.rs ─▶ CRI Exec ─▶ relay | channel
 //!   ├─ *    /attach/{ns}/{pod}/{container}            ─▶ streams.rs ─▶ CRI Attach
@@ -23,6 +24,7 @@ pub mod tunnel;
 use self::http::{bad_request, full, not_found, status_error, Body};
 use crate::config::KubeletConfig;
 use crate::pod::runtime::Runtime;
+use crate::stats::StatsProvider;
 use ::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use berth_cri::api::{ContainerState, ContainerStatusRequest};
 use hyper::body::Incoming;
@@ -49,6 +51,7 @@ pub enum ServerError {
 pub struct NodeServer {
     pub logs_dir: PathBuf,
     pub runtime: Arc<dyn Runtime>,
+    pub stats: Arc<StatsProvider>,
 }
 
 /// Listen on `cfg.server_port` (0: any free port) and serve; returns the bound address.
@@ -56,6 +59,7 @@ pub async fn start(
     cfg: &KubeletConfig,
     tls: &ServingTls,
     runtime: Arc<dyn Runtime>,
+    stats: Arc<StatsProvider>,
 ) -> Result<SocketAddr, ServerError> {
     let tls = Arc::new(tls::server_config(tls)?);
     let bind = SocketAddr::from(([0, 0, 0, 0], cfg.server_port));
@@ -68,6 +72,7 @@ pub async fn start(
     let srv = Arc::new(NodeServer {
         logs_dir: cfg.logs_dir(),
         runtime,
+        stats,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     tokio::spawn(async move {
@@ -121,6 +126,7 @@ async fn route(srv: &NodeServer, req: Request<Incoming>) -> Response<Body> {
     let streaming = method == Method::GET || method == Method::POST;
     match segments.as_slice() {
         ["healthz"] => text(StatusCode::OK, "ok"),
+        ["stats", "summary"] if method == Method::GET => stats_summary(srv).await,
         ["containerLogs", ns, pod, container] if method == Method::GET => {
             container_logs(srv, ns, pod, container, &pairs).await
         }
@@ -135,6 +141,21 @@ async fn route(srv: &NodeServer, req: Request<Incoming>) -> Response<Body> {
             streams::port_forward(srv, req, ns, pod, query.as_deref()).await
         }
         _ => not_found(&format!("the node agent does not serve {method} {path}")),
+    }
+}
+
+async fn stats_summary(srv: &NodeServer) -> Response<Body> {
+    let summary = srv.stats.summary().await;
+    match serde_json::to_vec(summary.as_ref()) {
+        Ok(body) => {
+            let mut r = Response::new(full(body));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => internal(&format!("encoding the summary: {e}")),
     }
 }
 

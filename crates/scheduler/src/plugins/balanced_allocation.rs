@@ -5,6 +5,7 @@
 //! memory are not scored.
 
 use super::{ScorePlugin, MAX_NODE_SCORE};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -46,7 +47,7 @@ impl ScorePlugin for BalancedAllocation {
         pod.requests.milli_cpu != 0 || pod.requests.memory != 0
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
         balanced_score(
             &[
                 node.requested.milli_cpu + pod.requests.milli_cpu,
@@ -74,9 +75,15 @@ mod tests {
         let empty = NodeInfo::new(Arc::new(node("b", "4", "8Gi")));
         let want = PodInfo::new(Arc::new(pod("p", &[("cpu", "1"), ("memory", "2Gi")])));
         // Empty node: cpu 1/4, memory 2/8 → perfectly balanced.
-        assert_eq!(BalancedAllocation.score(&want, &empty, &snap), 100);
+        assert_eq!(
+            BalancedAllocation.score(&CycleState::default(), &want, &empty, &snap),
+            100
+        );
         // cpu 4/4 vs memory 2/8: std = (1 − 0.25) / 2 = 0.375 → 62.
-        assert_eq!(BalancedAllocation.score(&want, &cpu_heavy, &snap), 62);
+        assert_eq!(
+            BalancedAllocation.score(&CycleState::default(), &want, &cpu_heavy, &snap),
+            62
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! names.
 
 use super::{ScorePlugin, MAX_NODE_SCORE};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -48,29 +49,19 @@ pub fn normalized_image_name(image: &str) -> String {
     format!("{full}{suffix}")
 }
 
-fn images(pod: &PodInfo) -> impl Iterator<Item = &str> {
-    let spec = pod.pod.spec.as_ref();
-    let init = spec
-        .and_then(|s| s.init_containers.as_deref())
-        .unwrap_or_default();
-    let apps = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
-    init.iter().chain(apps).filter_map(|c| c.image.as_deref())
-}
-
 impl ScorePlugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) -> i64 {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) -> i64 {
         let total_nodes = snapshot.num_nodes().max(1) as f64;
         let mut sum: i64 = 0;
         let mut containers: i64 = 0;
-        for image in images(pod) {
+        for name in &pod.images {
             containers += 1;
-            let name = normalized_image_name(image);
-            if let Some(size) = node.images.get(&name) {
-                let spread = snapshot.image_spread(&name) as f64 / total_nodes;
+            if let Some(size) = node.images.get(name) {
+                let spread = snapshot.image_spread(name) as f64 / total_nodes;
                 sum += (*size as f64 * spread) as i64;
             }
         }
@@ -137,15 +128,20 @@ mod tests {
             &[],
         );
         let p = PodInfo::new(Arc::new(pod("p", &[]))); // image "busybox"
-        let a = snap.node("a").map(|n| ImageLocality.score(&p, n, &snap));
-        let b = snap.node("b").map(|n| ImageLocality.score(&p, n, &snap));
+        let a = snap
+            .node("a")
+            .map(|n| ImageLocality.score(&CycleState::default(), &p, n, &snap));
+        let b = snap
+            .node("b")
+            .map(|n| ImageLocality.score(&CycleState::default(), &p, n, &snap));
         // 500 MiB × (1 of 2 nodes) = 250 MiB → 100 × (250 − 23) / (1000 − 23) = 23.
         assert_eq!(a, Some(23));
         assert_eq!(b, Some(0));
         // Small images are worth nothing.
         let snap = Snapshot::from_objects([with_image("a", "busybox", 5 * MB)], &[]);
         assert_eq!(
-            snap.node("a").map(|n| ImageLocality.score(&p, n, &snap)),
+            snap.node("a")
+                .map(|n| ImageLocality.score(&CycleState::default(), &p, n, &snap)),
             Some(0)
         );
     }

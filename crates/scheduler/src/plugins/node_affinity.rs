@@ -6,6 +6,7 @@
 //!   scaled so the best node gets 100.
 
 use super::{default_normalize, FilterPlugin, Rejection, ScorePlugin};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -112,7 +113,7 @@ impl FilterPlugin for NodeAffinity {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         if required_matches(pod, node) {
             Ok(())
         } else {
@@ -130,7 +131,7 @@ impl ScorePlugin for NodeAffinity {
         !preferred(pod).is_empty()
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
         preferred(pod)
             .iter()
             .filter(|t| term_matches(&t.preference, node))
@@ -206,10 +207,14 @@ mod tests {
     fn node_selector_needs_every_label() {
         let p = pod_with(&[("disk", "ssd"), ("zone", "a")], None, vec![]);
         assert!(NodeAffinity
-            .filter(&p, &info(&[("disk", "ssd"), ("zone", "a")]))
+            .filter(
+                &CycleState::default(),
+                &p,
+                &info(&[("disk", "ssd"), ("zone", "a")])
+            )
             .is_ok());
         let err = NodeAffinity
-            .filter(&p, &info(&[("disk", "ssd")]))
+            .filter(&CycleState::default(), &p, &info(&[("disk", "ssd")]))
             .unwrap_err();
         assert_eq!(
             err.reasons,
@@ -230,14 +235,24 @@ mod tests {
             ]),
             vec![],
         );
-        assert!(NodeAffinity.filter(&p, &info(&[("zone", "b")])).is_ok());
         assert!(NodeAffinity
-            .filter(&p, &info(&[("zone", "b"), ("gpu", "1")]))
+            .filter(&CycleState::default(), &p, &info(&[("zone", "b")]))
+            .is_ok());
+        assert!(NodeAffinity
+            .filter(
+                &CycleState::default(),
+                &p,
+                &info(&[("zone", "b"), ("gpu", "1")])
+            )
             .is_err());
-        assert!(NodeAffinity.filter(&p, &info(&[("cores", "32")])).is_ok());
-        assert!(NodeAffinity.filter(&p, &info(&[("cores", "8")])).is_err());
         assert!(NodeAffinity
-            .filter(&p, &info(&[("cores", "many")]))
+            .filter(&CycleState::default(), &p, &info(&[("cores", "32")]))
+            .is_ok());
+        assert!(NodeAffinity
+            .filter(&CycleState::default(), &p, &info(&[("cores", "8")]))
+            .is_err());
+        assert!(NodeAffinity
+            .filter(&CycleState::default(), &p, &info(&[("cores", "many")]))
             .is_err());
     }
 
@@ -278,10 +293,15 @@ mod tests {
         assert!(NodeAffinity.applies_to(&p));
         let snap = Snapshot::new();
         let mut scores = [
-            NodeAffinity.score(&p, &info(&[("zone", "a"), ("disk", "ssd")]), &snap),
-            NodeAffinity.score(&p, &info(&[("zone", "a")]), &snap),
-            NodeAffinity.score(&p, &info(&[("disk", "ssd")]), &snap),
-            NodeAffinity.score(&p, &info(&[]), &snap),
+            NodeAffinity.score(
+                &CycleState::default(),
+                &p,
+                &info(&[("zone", "a"), ("disk", "ssd")]),
+                &snap,
+            ),
+            NodeAffinity.score(&CycleState::default(), &p, &info(&[("zone", "a")]), &snap),
+            NodeAffinity.score(&CycleState::default(), &p, &info(&[("disk", "ssd")]), &snap),
+            NodeAffinity.score(&CycleState::default(), &p, &info(&[]), &snap),
         ];
         assert_eq!(scores, [100, 80, 20, 0]);
         scores[0] = 50;

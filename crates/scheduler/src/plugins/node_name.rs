@@ -3,6 +3,7 @@
 //! `schedule_one` about a pod that already names its node.
 
 use super::{FilterPlugin, Rejection};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::{node_name, PodInfo};
 
@@ -16,7 +17,7 @@ impl FilterPlugin for NodeName {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         match node_name(&pod.pod) {
             Some(wanted) if wanted != node.name => Err(Rejection::unresolvable(REASON)),
             _ => Ok(()),
@@ -35,12 +36,15 @@ mod tests {
         let n1 = NodeInfo::new(Arc::new(node("n1", "1", "1Gi")));
         let n2 = NodeInfo::new(Arc::new(node("n2", "1", "1Gi")));
         let p = PodInfo::new(Arc::new(bound(pod("p", &[]), "n1")));
-        assert!(NodeName.filter(&p, &n1).is_ok());
+        assert!(NodeName.filter(&CycleState::default(), &p, &n1).is_ok());
         assert_eq!(
-            NodeName.filter(&p, &n2).unwrap_err().reasons,
+            NodeName
+                .filter(&CycleState::default(), &p, &n2)
+                .unwrap_err()
+                .reasons,
             vec![REASON.to_string()]
         );
         let free = PodInfo::new(Arc::new(pod("q", &[])));
-        assert!(NodeName.filter(&free, &n2).is_ok());
+        assert!(NodeName.filter(&CycleState::default(), &free, &n2).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 //! (same protocol and port on the same IP, or on 0.0.0.0, collide).
 
 use super::{FilterPlugin, Rejection};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 
@@ -15,14 +16,14 @@ impl FilterPlugin for NodePorts {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         let taken = pod
             .host_ports
             .iter()
             .any(|want| node.used_ports.iter().any(|used| want.conflicts_with(used)));
         if taken {
             // Evicting the pod holding the port would help: resolvable.
-            Err(Rejection::unschedulable(vec![REASON.to_string()]))
+            Err(Rejection::unschedulable_one(REASON))
         } else {
             Ok(())
         }
@@ -55,20 +56,32 @@ mod tests {
         let mut n = NodeInfo::new(Arc::new(node("n1", "4", "8Gi")));
         n.add_pod(with_port("web", None, 8080));
         let err = NodePorts
-            .filter(&with_port("p", None, 8080), &n)
+            .filter(&CycleState::default(), &with_port("p", None, 8080), &n)
             .unwrap_err();
         assert_eq!(err.code, Code::Unschedulable);
         assert_eq!(err.reasons, vec![REASON.to_string()]);
         assert!(NodePorts
-            .filter(&with_port("p", Some("10.0.0.1"), 8080), &n)
+            .filter(
+                &CycleState::default(),
+                &with_port("p", Some("10.0.0.1"), 8080),
+                &n
+            )
             .is_err());
-        assert!(NodePorts.filter(&with_port("p", None, 8081), &n).is_ok());
         assert!(NodePorts
-            .filter(&PodInfo::new(Arc::new(pod("none", &[]))), &n)
+            .filter(&CycleState::default(), &with_port("p", None, 8081), &n)
+            .is_ok());
+        assert!(NodePorts
+            .filter(
+                &CycleState::default(),
+                &PodInfo::new(Arc::new(pod("none", &[]))),
+                &n
+            )
             .is_ok());
         // The port frees up when its pod leaves.
         n.remove_pod("uid-web");
-        assert!(NodePorts.filter(&with_port("p", None, 8080), &n).is_ok());
+        assert!(NodePorts
+            .filter(&CycleState::default(), &with_port("p", None, 8080), &n)
+            .is_ok());
     }
 
     #[test]
@@ -76,7 +89,11 @@ mod tests {
         let mut n = NodeInfo::new(Arc::new(node("n1", "4", "8Gi")));
         n.add_pod(with_port("a", Some("10.0.0.1"), 53));
         assert!(NodePorts
-            .filter(&with_port("b", Some("10.0.0.2"), 53), &n)
+            .filter(
+                &CycleState::default(),
+                &with_port("b", Some("10.0.0.2"), 53),
+                &n
+            )
             .is_ok());
     }
 }

@@ -8,6 +8,7 @@
 
 use super::taint_toleration::{tolerates_taint, untolerated_reason};
 use super::{FilterPlugin, Rejection};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use k8s_openapi::api::core::v1::Taint;
@@ -44,7 +45,7 @@ impl FilterPlugin for NodeReady {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         let Some(taint) = implied_taint(node) else {
             return Ok(());
         };
@@ -84,21 +85,25 @@ mod tests {
     #[test]
     fn not_ready_and_unknown_nodes_reject_with_the_taint_message() {
         let p = PodInfo::new(Arc::new(pod("p", &[])));
-        assert!(NodeReady.filter(&p, &with_ready(Some("True"))).is_ok());
+        assert!(NodeReady
+            .filter(&CycleState::default(), &p, &with_ready(Some("True")))
+            .is_ok());
         let err = NodeReady
-            .filter(&p, &with_ready(Some("False")))
+            .filter(&CycleState::default(), &p, &with_ready(Some("False")))
             .unwrap_err();
         assert_eq!(
             err.reasons,
             vec!["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"]
         );
-        let err = NodeReady.filter(&p, &with_ready(None)).unwrap_err();
+        let err = NodeReady
+            .filter(&CycleState::default(), &p, &with_ready(None))
+            .unwrap_err();
         assert_eq!(
             err.reasons,
             vec!["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"]
         );
         let err = NodeReady
-            .filter(&p, &with_ready(Some("Unknown")))
+            .filter(&CycleState::default(), &p, &with_ready(Some("Unknown")))
             .unwrap_err();
         assert_eq!(
             err.reasons,
@@ -116,6 +121,8 @@ mod tests {
             }])
         }
         let p = PodInfo::new(Arc::new(p));
-        assert!(NodeReady.filter(&p, &with_ready(Some("False"))).is_ok());
+        assert!(NodeReady
+            .filter(&CycleState::default(), &p, &with_ready(Some("False")))
+            .is_ok());
     }
 }

@@ -7,6 +7,7 @@
 //!   100m/200Mi so best-effort pods still spread.
 
 use super::{FilterPlugin, Rejection, ScorePlugin, MAX_NODE_SCORE};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -56,7 +57,7 @@ impl FilterPlugin for NodeResourcesFit {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         let reasons = insufficient_resources(pod, node);
         if reasons.is_empty() {
             Ok(())
@@ -79,7 +80,7 @@ impl ScorePlugin for NodeResourcesFit {
         NAME
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
         let dims = [
             (
                 node.ranking_requested.milli_cpu + pod.ranking_requests.milli_cpu,
@@ -131,14 +132,21 @@ mod tests {
     #[test]
     fn fits_until_the_node_is_full() {
         let n = info_with(&[("a", &[("cpu", "3"), ("memory", "4Gi")])]);
-        assert!(NodeResourcesFit.filter(&p(&[("cpu", "1")]), &n).is_ok());
+        assert!(NodeResourcesFit
+            .filter(&CycleState::default(), &p(&[("cpu", "1")]), &n)
+            .is_ok());
         let err = NodeResourcesFit
-            .filter(&p(&[("cpu", "1500m"), ("memory", "5Gi")]), &n)
+            .filter(
+                &CycleState::default(),
+                &p(&[("cpu", "1500m"), ("memory", "5Gi")]),
+                &n,
+            )
             .unwrap_err();
         assert_eq!(err.code, Code::Unschedulable);
         assert_eq!(err.reasons, vec!["Insufficient cpu", "Insufficient memory"]);
         let err = NodeResourcesFit
             .filter(
+                &CycleState::default(),
                 &p(&[("ephemeral-storage", "200Gi"), ("example.com/gpu", "1")]),
                 &n,
             )
@@ -156,10 +164,15 @@ mod tests {
     fn pod_count_limit() {
         let node_obj = crate::testing::with_allocatable(node("n1", "4", "8Gi"), "pods", "1");
         let mut n = NodeInfo::new(Arc::new(node_obj));
-        assert!(NodeResourcesFit.filter(&p(&[]), &n).is_ok());
+        assert!(NodeResourcesFit
+            .filter(&CycleState::default(), &p(&[]), &n)
+            .is_ok());
         n.add_pod(Arc::new(PodInfo::new(Arc::new(pod("a", &[])))));
         assert_eq!(
-            NodeResourcesFit.filter(&p(&[]), &n).unwrap_err().reasons,
+            NodeResourcesFit
+                .filter(&CycleState::default(), &p(&[]), &n)
+                .unwrap_err()
+                .reasons,
             vec!["Too many pods"]
         );
     }
@@ -171,12 +184,21 @@ mod tests {
         let half = info_with(&[("a", &[("cpu", "2"), ("memory", "4Gi")])]);
         let want = p(&[("cpu", "1"), ("memory", "2Gi")]);
         // Empty: cpu (4-1)/4 = 75, memory (8-2)/8 = 75.
-        assert_eq!(NodeResourcesFit.score(&want, &empty, &snap), 75);
+        assert_eq!(
+            NodeResourcesFit.score(&CycleState::default(), &want, &empty, &snap),
+            75
+        );
         // Half full: cpu (4-3)/4 = 25, memory (8-6)/8 = 25.
-        assert_eq!(NodeResourcesFit.score(&want, &half, &snap), 25);
+        assert_eq!(
+            NodeResourcesFit.score(&CycleState::default(), &want, &half, &snap),
+            25
+        );
         // Best-effort pods count as 100m / 200Mi each.
         let be = p(&[]);
-        assert_eq!(NodeResourcesFit.score(&be, &empty, &snap), (97 + 97) / 2);
+        assert_eq!(
+            NodeResourcesFit.score(&CycleState::default(), &be, &empty, &snap),
+            (97 + 97) / 2
+        );
         // Over capacity scores 0 for that resource.
         assert_eq!(least_requested(5, 4), 0);
     }

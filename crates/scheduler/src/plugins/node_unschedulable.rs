@@ -3,6 +3,7 @@
 
 use super::taint_toleration::tolerates_taint;
 use super::{FilterPlugin, Rejection};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use k8s_openapi::api::core::v1::Taint;
@@ -18,7 +19,7 @@ impl FilterPlugin for NodeUnschedulable {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         let cordoned = node
             .node
             .spec
@@ -56,10 +57,14 @@ mod tests {
     #[test]
     fn cordoned_nodes_reject_pods() {
         let p = PodInfo::new(Arc::new(pod("p", &[])));
-        let err = NodeUnschedulable.filter(&p, &cordoned()).unwrap_err();
+        let err = NodeUnschedulable
+            .filter(&CycleState::default(), &p, &cordoned())
+            .unwrap_err();
         assert_eq!(err, Rejection::unresolvable("node(s) were unschedulable"));
         let open = NodeInfo::new(Arc::new(node("n2", "4", "8Gi")));
-        assert!(NodeUnschedulable.filter(&p, &open).is_ok());
+        assert!(NodeUnschedulable
+            .filter(&CycleState::default(), &p, &open)
+            .is_ok());
     }
 
     #[test]
@@ -74,6 +79,8 @@ mod tests {
             }])
         }
         let p = PodInfo::new(Arc::new(p));
-        assert!(NodeUnschedulable.filter(&p, &cordoned()).is_ok());
+        assert!(NodeUnschedulable
+            .filter(&CycleState::default(), &p, &cordoned())
+            .is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! - Score: fewer untolerated `PreferNoSchedule` taints rank higher.
 
 use super::{default_normalize, FilterPlugin, Rejection, ScorePlugin};
+use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
@@ -61,7 +62,7 @@ impl FilterPlugin for TaintToleration {
         NAME
     }
 
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
         let untolerated = node.taints().iter().find(|taint| {
             matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute")
                 && !tolerates_taint(pod, taint)
@@ -80,7 +81,7 @@ impl ScorePlugin for TaintToleration {
 
     /// Raw score: how many PreferNoSchedule taints the pod does not tolerate
     /// (only tolerations for that effect, or for all effects, count).
-    fn score(&self, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
         let prefer: Vec<&Toleration> = tolerations(pod)
             .iter()
             .filter(|t| {
@@ -140,7 +141,7 @@ mod tests {
             "NoSchedule",
         ));
         let err = TaintToleration
-            .filter(&pod_tolerating(vec![]), &n)
+            .filter(&CycleState::default(), &pod_tolerating(vec![]), &n)
             .unwrap_err();
         assert_eq!(
             err.reasons,
@@ -153,7 +154,7 @@ mod tests {
             "NoExecute",
         ));
         let err = TaintToleration
-            .filter(&pod_tolerating(vec![]), &n)
+            .filter(&CycleState::default(), &pod_tolerating(vec![]), &n)
             .unwrap_err();
         assert_eq!(
             err.reasons,
@@ -177,7 +178,11 @@ mod tests {
         ] {
             assert!(
                 TaintToleration
-                    .filter(&pod_tolerating(vec![ok.clone()]), &n)
+                    .filter(
+                        &CycleState::default(),
+                        &pod_tolerating(vec![ok.clone()]),
+                        &n
+                    )
                     .is_ok(),
                 "{ok:?}"
             );
@@ -189,7 +194,11 @@ mod tests {
         ] {
             assert!(
                 TaintToleration
-                    .filter(&pod_tolerating(vec![bad.clone()]), &n)
+                    .filter(
+                        &CycleState::default(),
+                        &pod_tolerating(vec![bad.clone()]),
+                        &n
+                    )
                     .is_err(),
                 "{bad:?}"
             );
@@ -206,20 +215,28 @@ mod tests {
         ));
         let plain = info(node("p", "4", "8Gi"));
         let p = pod_tolerating(vec![]);
-        assert!(TaintToleration.filter(&p, &soft).is_ok());
+        assert!(TaintToleration
+            .filter(&CycleState::default(), &p, &soft)
+            .is_ok());
         let snap = Snapshot::new();
         let mut scores = [
-            TaintToleration.score(&p, &soft, &snap),
-            TaintToleration.score(&p, &plain, &snap),
+            TaintToleration.score(&CycleState::default(), &p, &soft, &snap),
+            TaintToleration.score(&CycleState::default(), &p, &plain, &snap),
         ];
         assert_eq!(scores, [1, 0]);
         TaintToleration.normalize(&mut scores);
         assert_eq!(scores, [0, 100]);
         // Tolerating it (for PreferNoSchedule) removes the penalty.
         let tolerant = pod_tolerating(vec![tol("spot", "Exists", "", "PreferNoSchedule")]);
-        assert_eq!(TaintToleration.score(&tolerant, &soft, &snap), 0);
+        assert_eq!(
+            TaintToleration.score(&CycleState::default(), &tolerant, &soft, &snap),
+            0
+        );
         // A NoSchedule-only toleration does not count for the score.
         let other = pod_tolerating(vec![tol("spot", "Exists", "", "NoSchedule")]);
-        assert_eq!(TaintToleration.score(&other, &soft, &snap), 1);
+        assert_eq!(
+            TaintToleration.score(&CycleState::default(), &other, &soft, &snap),
+            1
+        );
     }
 }

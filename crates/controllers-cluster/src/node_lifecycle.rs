@@ -1,0 +1,775 @@
+//! The node lifecycle controller (upstream pkg/controller/nodelifecycle):
+//! notices nodes whose kubelet stopped renewing its Lease and posting status,
+//! marks their conditions Unknown, and keeps the NoExecute taints
+//! (`not-ready`, `unreachable`) and the condition-derived NoSchedule taints
+//! (TaintNodesByCondition, `unschedulable`) in line with node health.
+//!
+//! ```text
+//! Leases (kube-node-lease) ─┐
+//! Nodes ────────────────────┴▶ monitor pass every monitor_period
+//!        probe timestamp = when we last saw the lease renewed / Ready change
+//!        now > probe + grace ─▶ conditions Unknown ─▶ pods Ready=False, event NodeNotReady
+//!        per zone: Normal / PartialDisruption / FullDisruption ─▶ rate-limited NoExecute taints
+//! Nodes ─▶ Controller ─▶ NoSchedule taints from conditions and spec.unschedulable
+//! ```
+
+use crate::watch::{drive, reflected};
+use berth_controllers::events;
+use berth_controllers::runner::{error_policy, run_reconcile, Context};
+use berth_controllers::ControllerError;
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{watcher, Controller};
+use kube::ResourceExt;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const COMPONENT: &str = "node-controller";
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
+pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+pub const TAINT_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+pub const TAINT_MEMORY_PRESSURE: &str = "node.kubernetes.io/memory-pressure";
+pub const TAINT_DISK_PRESSURE: &str = "node.kubernetes.io/disk-pressure";
+pub const TAINT_PID_PRESSURE: &str = "node.kubernetes.io/pid-pressure";
+pub const TAINT_NETWORK_UNAVAILABLE: &str = "node.kubernetes.io/network-unavailable";
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
+
+/// Conditions the controller turns Unknown when the kubelet goes silent.
+const WATCHED_CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
+
+#[derive(Clone, Debug)]
+pub struct NodeLifecycleConfig {
+    /// How often node health is checked (upstream --node-monitor-period, 5s).
+    pub monitor_period: Duration,
+    /// Silence after which a node is Unknown (--node-monitor-grace-period, 40s).
+    pub grace_period: Duration,
+    /// Grace for a node that never posted Ready (--node-startup-grace-period, 60s).
+    pub startup_grace_period: Duration,
+    /// Nodes tainted NoExecute per second in a healthy zone (--node-eviction-rate).
+    pub eviction_qps: f64,
+    /// Rate in a partially disrupted large zone (--secondary-node-eviction-rate).
+    pub secondary_eviction_qps: f64,
+    /// Zones this size or smaller stop tainting when partially disrupted.
+    pub large_cluster_threshold: usize,
+    /// Share of not-ready nodes that makes a zone partially disrupted.
+    pub unhealthy_zone_threshold: f64,
+}
+
+impl Default for NodeLifecycleConfig {
+    fn default() -> Self {
+        Self {
+            monitor_period: Duration::from_secs(5),
+            grace_period: Duration::from_secs(40),
+            startup_grace_period: Duration::from_secs(60),
+            eviction_qps: 0.1,
+            secondary_eviction_qps: 0.01,
+            large_cluster_threshold: 50,
+            unhealthy_zone_threshold: 0.55,
+        }
+    }
+}
+
+pub fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+/// The node's Ready status: "True", "False" or "Unknown" (absent = Unknown).
+pub fn ready_status(node: &Node) -> &str {
+    condition(node, "Ready").map_or("Unknown", |c| c.status.as_str())
+}
+
+/// Conditions after the kubelet went silent: watched conditions that are
+/// missing are added as never updated, the others become Unknown.
+pub fn silent_conditions(
+    conditions: &[NodeCondition],
+    now: &Time,
+    created: Option<&Time>,
+) -> Vec<NodeCondition> {
+    let mut out = conditions.to_vec();
+    for type_ in WATCHED_CONDITIONS {
+        match out.iter_mut().find(|c| c.type_ == type_) {
+            None => out.push(NodeCondition {
+                type_: type_.into(),
+                status: "Unknown".into(),
+                reason: Some("NodeStatusNeverUpdated".into()),
+                message: Some("Kubelet never posted node status.".into()),
+                last_heartbeat_time: created.cloned(),
+                last_transition_time: Some(now.clone()),
+            }),
+            Some(c) if c.status != "Unknown" => {
+                c.status = "Unknown".into();
+                c.reason = Some("NodeStatusUnknown".into());
+                c.message = Some("Kubelet stopped posting node status.".into());
+                c.last_transition_time = Some(now.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn taint(key: &str, effect: &str, now: Option<&Time>) -> Taint {
+    Taint {
+        key: key.into(),
+        effect: effect.into(),
+        time_added: now.cloned(),
+        value: None,
+    }
+}
+
+/// NoSchedule taints this controller owns (TaintNodesByCondition).
+const NO_SCHEDULE_KEYS: [&str; 7] = [
+    TAINT_NOT_READY,
+    TAINT_UNREACHABLE,
+    TAINT_UNSCHEDULABLE,
+    TAINT_MEMORY_PRESSURE,
+    TAINT_DISK_PRESSURE,
+    TAINT_PID_PRESSURE,
+    TAINT_NETWORK_UNAVAILABLE,
+];
+
+/// The NoSchedule taints the node's conditions and spec.unschedulable call for.
+pub fn wanted_no_schedule(node: &Node) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    for c in node
+        .status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+    {
+        let key = match (c.type_.as_str(), c.status.as_str()) {
+            ("Ready", "False") => TAINT_NOT_READY,
+            ("Ready", "Unknown") => TAINT_UNREACHABLE,
+            ("MemoryPressure", "True") => TAINT_MEMORY_PRESSURE,
+            ("DiskPressure", "True") => TAINT_DISK_PRESSURE,
+            ("PIDPressure", "True") => TAINT_PID_PRESSURE,
+            ("NetworkUnavailable", "True") => TAINT_NETWORK_UNAVAILABLE,
+            _ => continue,
+        };
+        keys.push(key);
+    }
+    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        keys.push(TAINT_UNSCHEDULABLE);
+    }
+    keys
+}
+
+/// Replace the taints among `managed` (key, effect) pairs by `wanted` keys of
+/// `effect`; other taints and already present wanted ones are kept as they
+/// are. `None` when nothing changes.
+pub fn retaint(
+    existing: &[Taint],
+    effect: &str,
+    managed: &[&str],
+    wanted: &[&str],
+    now: Option<&Time>,
+) -> Option<Vec<Taint>> {
+    let is_managed = |t: &Taint| t.effect == effect && managed.contains(&t.key.as_str());
+    let mut out: Vec<Taint> = existing
+        .iter()
+        .filter(|t| !is_managed(t) || wanted.contains(&t.key.as_str()))
+        .cloned()
+        .collect();
+    for key in wanted {
+        if !out.iter().any(|t| t.effect == effect && t.key == *key) {
+            out.push(taint(key, effect, now));
+        }
+    }
+    (out != existing).then_some(out)
+}
+
+/// The NoExecute taint node health calls for.
+pub fn wanted_no_execute(ready: &str) -> Option<&'static str> {
+    match ready {
+        "False" => Some(TAINT_NOT_READY),
+        "True" => None,
+        _ => Some(TAINT_UNREACHABLE),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneState {
+    Normal,
+    PartialDisruption,
+    FullDisruption,
+}
+
+/// ComputeZoneState: no ready node left is a full disruption; more than two
+/// not-ready nodes making up at least `threshold` of the zone a partial one.
+pub fn zone_state(ready: usize, not_ready: usize, threshold: f64) -> ZoneState {
+    let total = ready + not_ready;
+    if ready == 0 && not_ready > 0 {
+        ZoneState::FullDisruption
+    } else if not_ready > 2 && total > 0 && not_ready as f64 / total as f64 >= threshold {
+        ZoneState::PartialDisruption
+    } else {
+        ZoneState::Normal
+    }
+}
+
+pub fn zone_of(node: &Node) -> String {
+    let labels = node.labels();
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    format!("{}:\0:{}", get(REGION_LABEL), get(ZONE_LABEL))
+}
+
+/// A token bucket with burst 1, as upstream's per-zone tainting limiter.
+#[derive(Debug)]
+struct RateLimiter {
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimiter {
+    fn new(now: Instant) -> Self {
+        Self {
+            tokens: 1.0,
+            last: now,
+        }
+    }
+
+    fn try_accept(&mut self, qps: f64, now: Instant) -> bool {
+        if qps <= 0.0 {
+            return false;
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * qps).min(1.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What the controller remembers of a node between passes.
+#[derive(Debug)]
+struct Health {
+    /// When we last saw the kubelet alive (lease renewed or Ready changed).
+    probe: Instant,
+    ready: Option<NodeCondition>,
+    /// The Ready condition we wrote last: seeing it is not a sign of life.
+    ours: Option<NodeCondition>,
+    lease_renew: Option<Timestamp>,
+}
+
+struct Monitor {
+    client: kube::Client,
+    config: NodeLifecycleConfig,
+    nodes: Store<Node>,
+    leases: Store<Lease>,
+    health: HashMap<String, Health>,
+    limiters: HashMap<String, RateLimiter>,
+}
+
+fn now_time() -> Time {
+    Time(Timestamp::now())
+}
+
+impl Monitor {
+    /// tryUpdateNodeHealth: returns the node's Ready status before our
+    /// update and the node as it is after it.
+    async fn update_health(&mut self, node: Arc<Node>) -> (String, Arc<Node>) {
+        let name = node.name_any();
+        let now = Instant::now();
+        let ready = condition(&node, "Ready").cloned();
+        let lease = self
+            .leases
+            .get(&ObjectRef::new(&name).within(LEASE_NAMESPACE))
+            .and_then(|l| l.spec.as_ref()?.renew_time.as_ref().map(|t| t.0));
+        let h = self.health.entry(name.clone()).or_insert_with(|| Health {
+            probe: now,
+            ready: ready.clone(),
+            ours: None,
+            lease_renew: lease,
+        });
+        if h.ready != ready {
+            if h.ours != ready {
+                h.probe = now;
+            }
+            h.ready = ready.clone();
+        }
+        if lease.is_some() && lease > h.lease_renew {
+            h.probe = now;
+            h.lease_renew = lease;
+        }
+        let observed = ready_status(&node).to_string();
+        let grace = if ready.is_none() {
+            self.config.startup_grace_period
+        } else {
+            self.config.grace_period
+        };
+        if now.saturating_duration_since(h.probe) <= grace {
+            return (observed, node);
+        }
+        let conditions = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let updated = silent_conditions(
+            &conditions,
+            &now_time(),
+            node.metadata.creation_timestamp.as_ref(),
+        );
+        if updated == conditions {
+            return (observed, node);
+        }
+        let mut new = node.as_ref().clone();
+        new.status.get_or_insert_with(Default::default).conditions = Some(updated);
+        let api: Api<Node> = Api::all(self.client.clone());
+        match api
+            .replace_status(&name, &PostParams::default(), &new)
+            .await
+        {
+            Ok(written) => {
+                h.ours = condition(&written, "Ready").cloned();
+                (observed, Arc::new(written))
+            }
+            Err(err) => {
+                tracing::debug!(%err, node = %name, "marking node Unknown (retrying next pass)");
+                (observed, node)
+            }
+        }
+    }
+
+    async fn pass(&mut self) {
+        let nodes = self.nodes.state();
+        self.health
+            .retain(|name, _| nodes.iter().any(|n| n.name_any() == *name));
+        let mut current: Vec<(Arc<Node>, String)> = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let (observed, node) = self.update_health(node).await;
+            let now_status = ready_status(&node).to_string();
+            if observed == "True" && now_status != "True" {
+                events::record(
+                    &self.client,
+                    COMPONENT,
+                    node.as_ref(),
+                    "Normal",
+                    "NodeNotReady",
+                    format!("Node {} status is now: NodeNotReady", node.name_any()),
+                )
+                .await;
+                if let Err(err) = mark_pods_not_ready(&self.client, &node.name_any()).await {
+                    tracing::warn!(%err, node = %node.name_any(), "marking pods not ready");
+                }
+            }
+            current.push((node, now_status));
+        }
+
+        let mut zones: HashMap<String, (usize, usize)> = HashMap::new();
+        for (node, status) in &current {
+            let z = zones.entry(zone_of(node)).or_default();
+            if status == "True" {
+                z.0 += 1;
+            } else {
+                z.1 += 1;
+            }
+        }
+        let states: HashMap<String, (ZoneState, usize)> = zones
+            .iter()
+            .map(|(z, (r, n))| {
+                (
+                    z.clone(),
+                    (
+                        zone_state(*r, *n, self.config.unhealthy_zone_threshold),
+                        r + n,
+                    ),
+                )
+            })
+            .collect();
+        // Every zone down means the problem is ours (or the network's), not
+        // the nodes': stop tainting and lift NoExecute taints (upstream).
+        let all_down = !states.is_empty()
+            && states
+                .values()
+                .all(|(s, _)| *s == ZoneState::FullDisruption);
+        for (node, status) in current {
+            let want = if all_down {
+                None
+            } else {
+                wanted_no_execute(&status)
+            };
+            let (state, size) = states
+                .get(&zone_of(&node))
+                .copied()
+                .unwrap_or((ZoneState::Normal, 0));
+            let qps = match state {
+                ZoneState::Normal | ZoneState::FullDisruption => self.config.eviction_qps,
+                ZoneState::PartialDisruption if size > self.config.large_cluster_threshold => {
+                    self.config.secondary_eviction_qps
+                }
+                ZoneState::PartialDisruption => 0.0,
+            };
+            self.apply_no_execute(&node, want, qps).await;
+        }
+    }
+
+    async fn apply_no_execute(&mut self, node: &Node, want: Option<&'static str>, qps: f64) {
+        let existing = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        let has = |key: &str| {
+            existing
+                .iter()
+                .any(|t| t.effect == "NoExecute" && t.key == key)
+        };
+        let managed = [TAINT_NOT_READY, TAINT_UNREACHABLE];
+        let wanted: Vec<&str> = want.into_iter().collect();
+        let now = now_time();
+        if retaint(&existing, "NoExecute", &managed, &wanted, Some(&now)).is_none() {
+            return;
+        }
+        // Swapping not-ready ↔ unreachable and removing taints are immediate;
+        // tainting a healthy-until-now node is rate limited per zone.
+        let adding_new = want.is_some() && !managed.iter().any(|k| has(k));
+        if adding_new {
+            let limiter = self
+                .limiters
+                .entry(zone_of(node))
+                .or_insert_with(|| RateLimiter::new(Instant::now()));
+            if !limiter.try_accept(qps, Instant::now()) {
+                return;
+            }
+        }
+        let result = update_taints(&self.client, node, |existing| {
+            retaint(existing, "NoExecute", &managed, &wanted, Some(&now))
+        })
+        .await;
+        if let Err(err) = result {
+            tracing::debug!(%err, node = %node.name_any(), "updating NoExecute taints (retrying next pass)");
+            if adding_new {
+                // The write did not happen: give the token back.
+                if let Some(l) = self.limiters.get_mut(&zone_of(node)) {
+                    l.tokens = (l.tokens + 1.0).min(1.0);
+                }
+            }
+        }
+    }
+}
+
+/// Write `f(taints)` to the node's spec.taints, re-reading the node and
+/// retrying on conflicts (as upstream's AddOrUpdateTaintOnNode does), so a
+/// concurrent kubelet status update does not cost a whole monitor period.
+async fn update_taints(
+    client: &kube::Client,
+    node: &Node,
+    f: impl Fn(&[Taint]) -> Option<Vec<Taint>>,
+) -> Result<(), kube::Error> {
+    let api: Api<Node> = Api::all(client.clone());
+    let mut current = node.clone();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            match api.get_opt(&node.name_any()).await? {
+                Some(n) => current = n,
+                None => return Ok(()),
+            }
+        }
+        let existing = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        let Some(taints) = f(&existing) else {
+            return Ok(());
+        };
+        let mut new = current.clone();
+        new.spec.get_or_insert_with(Default::default).taints =
+            (!taints.is_empty()).then_some(taints);
+        match api
+            .replace(&node.name_any(), &PostParams::default(), &new)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt < 4 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// MarkPodsNotReady: set Ready=False on every pod bound to the node.
+pub async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<(), kube::Error> {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let list = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await?;
+    for pod in list.items {
+        let ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+        if ready.is_none_or(|c| c.status == "False") {
+            continue;
+        }
+        let ns = pod.namespace().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let patch = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False", "lastTransitionTime": now_time()}]}});
+        match api
+            .patch_status(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                events::record(
+                    client,
+                    COMPONENT,
+                    &pod,
+                    "Warning",
+                    "NodeNotReady",
+                    "Node is not ready".into(),
+                )
+                .await;
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile_no_schedule(
+    node: Arc<Node>,
+    ctx: Arc<Context>,
+) -> Result<Action, ControllerError> {
+    let wanted = wanted_no_schedule(&node);
+    update_taints(&ctx.client, &node, |existing| {
+        retaint(existing, "NoSchedule", &NO_SCHEDULE_KEYS, &wanted, None)
+    })
+    .await?;
+    Ok(Action::requeue(ctx.resync))
+}
+
+/// Run the node lifecycle controller (health monitor + NoSchedule tainting).
+pub async fn run_node_lifecycle_controller(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    config: NodeLifecycleConfig,
+) {
+    let (leases, lease_stream) = reflected(
+        Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
+        watcher::Config::default(),
+    );
+    tokio::spawn(drive(lease_stream));
+    let controller = Controller::new(Api::<Node>::all(client.clone()), watcher::Config::default());
+    let nodes = controller.store();
+    let mut monitor = Monitor {
+        client: client.clone(),
+        config: config.clone(),
+        nodes: nodes.clone(),
+        leases: leases.clone(),
+        health: HashMap::new(),
+        limiters: HashMap::new(),
+    };
+    let monitor_task = async move {
+        if nodes.wait_until_ready().await.is_err() || leases.wait_until_ready().await.is_err() {
+            return;
+        }
+        let mut tick = tokio::time::interval(config.monitor_period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            monitor.pass().await;
+        }
+    };
+    let no_schedule = controller
+        .run(
+            |node, ctx| run_reconcile(node, ctx, reconcile_no_schedule),
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "node taint controller");
+            }
+        });
+    tokio::join!(monitor_task, no_schedule);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(v: serde_json::Value) -> Node {
+        serde_json::from_value(v).expect("node")
+    }
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().expect("timestamp"))
+    }
+
+    #[test]
+    fn silence_turns_conditions_unknown() {
+        let n = node(json!({"status": {"conditions": [
+            {"type": "Ready", "status": "True", "reason": "KubeletReady",
+             "lastTransitionTime": "2024-01-01T00:00:00Z"},
+            {"type": "DiskPressure", "status": "Unknown", "reason": "NodeStatusUnknown",
+             "lastTransitionTime": "2024-01-01T00:00:00Z"}]}}));
+        let conds = n.status.and_then(|s| s.conditions).unwrap_or_default();
+        let now = t("2024-01-02T00:00:00Z");
+        let created = t("2023-12-31T00:00:00Z");
+        let out = silent_conditions(&conds, &now, Some(&created));
+        let get = |ty: &str| out.iter().find(|c| c.type_ == ty).cloned().expect(ty);
+        let ready = get("Ready");
+        assert_eq!(ready.status, "Unknown");
+        assert_eq!(ready.reason.as_deref(), Some("NodeStatusUnknown"));
+        assert_eq!(
+            ready.message.as_deref(),
+            Some("Kubelet stopped posting node status.")
+        );
+        assert_eq!(ready.last_transition_time, Some(now.clone()));
+        // Already Unknown: untouched (transition time kept).
+        assert_eq!(
+            get("DiskPressure").last_transition_time,
+            Some(t("2024-01-01T00:00:00Z"))
+        );
+        let mem = get("MemoryPressure");
+        assert_eq!(mem.reason.as_deref(), Some("NodeStatusNeverUpdated"));
+        assert_eq!(
+            mem.message.as_deref(),
+            Some("Kubelet never posted node status.")
+        );
+        assert_eq!(mem.last_heartbeat_time, Some(created));
+        assert!(out.iter().any(|c| c.type_ == "PIDPressure"));
+        // Idempotent.
+        assert_eq!(silent_conditions(&out, &now, None), out);
+    }
+
+    #[test]
+    fn no_schedule_taints_follow_conditions_and_cordon() {
+        let cases = [
+            (json!({"type": "Ready", "status": "True"}), false, vec![]),
+            (
+                json!({"type": "Ready", "status": "False"}),
+                false,
+                vec![TAINT_NOT_READY],
+            ),
+            (
+                json!({"type": "Ready", "status": "Unknown"}),
+                true,
+                vec![TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE],
+            ),
+            (
+                json!({"type": "MemoryPressure", "status": "True"}),
+                false,
+                vec![TAINT_MEMORY_PRESSURE],
+            ),
+            (
+                json!({"type": "DiskPressure", "status": "False"}),
+                true,
+                vec![TAINT_UNSCHEDULABLE],
+            ),
+        ];
+        for (cond, cordoned, want) in cases {
+            let n = node(
+                json!({"spec": {"unschedulable": cordoned}, "status": {"conditions": [cond]}}),
+            );
+            assert_eq!(wanted_no_schedule(&n), want, "{cond}");
+        }
+    }
+
+    #[test]
+    fn retaint_keeps_foreign_and_existing_taints() {
+        let foreign = taint("example.com/dedicated", "NoSchedule", None);
+        let old = t("2024-01-01T00:00:00Z");
+        let now = t("2024-01-02T00:00:00Z");
+        let unreachable = taint(TAINT_UNREACHABLE, "NoExecute", Some(&old));
+        let managed = [TAINT_NOT_READY, TAINT_UNREACHABLE];
+        let existing = vec![foreign.clone(), unreachable.clone()];
+        // Unchanged: None, and timeAdded is kept.
+        assert_eq!(
+            retaint(
+                &existing,
+                "NoExecute",
+                &managed,
+                &[TAINT_UNREACHABLE],
+                Some(&now)
+            ),
+            None
+        );
+        // Swap to not-ready: new taint stamped now.
+        let swapped = retaint(
+            &existing,
+            "NoExecute",
+            &managed,
+            &[TAINT_NOT_READY],
+            Some(&now),
+        )
+        .expect("change");
+        assert_eq!(
+            swapped,
+            vec![
+                foreign.clone(),
+                taint(TAINT_NOT_READY, "NoExecute", Some(&now))
+            ]
+        );
+        // Healthy: removed, foreign kept.
+        assert_eq!(
+            retaint(&existing, "NoExecute", &managed, &[], Some(&now)),
+            Some(vec![foreign])
+        );
+        // A NoSchedule taint of the same key is not touched by NoExecute management.
+        let ns = vec![taint(TAINT_UNREACHABLE, "NoSchedule", None)];
+        assert_eq!(retaint(&ns, "NoExecute", &managed, &[], None), None);
+    }
+
+    #[test]
+    fn zone_states() {
+        let cases = [
+            (3, 0, ZoneState::Normal),
+            (0, 1, ZoneState::FullDisruption),
+            (0, 0, ZoneState::Normal),
+            (1, 2, ZoneState::Normal),
+            (2, 3, ZoneState::PartialDisruption),
+            (10, 3, ZoneState::Normal),
+        ];
+        for (ready, not_ready, want) in cases {
+            assert_eq!(
+                zone_state(ready, not_ready, 0.55),
+                want,
+                "{ready}/{not_ready}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limiter_burst_one() {
+        let start = Instant::now();
+        let mut l = RateLimiter::new(start);
+        assert!(l.try_accept(0.1, start));
+        assert!(!l.try_accept(0.1, start + Duration::from_secs(5)));
+        assert!(l.try_accept(0.1, start + Duration::from_secs(11)));
+        assert!(!RateLimiter::new(start).try_accept(0.0, start));
+    }
+
+    #[test]
+    fn no_execute_by_ready() {
+        assert_eq!(wanted_no_execute("True"), None);
+        assert_eq!(wanted_no_execute("False"), Some(TAINT_NOT_READY));
+        assert_eq!(wanted_no_execute("Unknown"), Some(TAINT_UNREACHABLE));
+    }
+}

@@ -1,0 +1,186 @@
+//! Staging crate for more of kube-controller-manager's workload controllers:
+//! Job, CronJob, DaemonSet, StatefulSet and TTL-after-finished. Each module
+//! is one controller (pure decision functions + a kube-runtime reconcile),
+//! written to move into `berth-controllers` unchanged.
+
+pub mod clock;
+pub mod cron_schedule;
+pub mod cronjob;
+pub mod daemonset;
+pub mod job;
+pub mod ttl_after_finished;
+
+use berth_controllers::runner::{error_policy, run_reconcile, Context};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{watcher, Controller};
+use std::sync::Arc;
+
+/// Knobs shared by the controllers; tests inject a clock and short back-offs.
+#[derive(Clone, Default)]
+pub struct Options {
+    pub clock: clock::Clock,
+    /// Job pod back-off; its clock is replaced by `clock`.
+    pub job: job::JobOptions,
+}
+
+/// Run every controller of this crate until the watches end.
+pub async fn run_all(client: kube::Client, ctx: Arc<Context>) {
+    run_all_with(client, ctx, Options::default()).await
+}
+
+pub async fn run_all_with(client: kube::Client, ctx: Arc<Context>, options: Options) {
+    let mut job_options = options.job.clone();
+    job_options.clock = options.clock.clone();
+    tokio::join!(
+        run_job_controller_with(client.clone(), ctx.clone(), job_options),
+        run_cronjob_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
+        run_ttl_after_finished_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
+        run_daemonset_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
+    );
+}
+
+pub async fn run_job_controller(client: kube::Client, ctx: Arc<Context>) {
+    run_job_controller_with(client, ctx, job::JobOptions::default()).await
+}
+
+/// The Job controller with explicit options (tests shorten the back-off).
+pub async fn run_job_controller_with(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    options: job::JobOptions,
+) {
+    let ctl = job::JobController::new(options);
+    Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<Pod>::all(client), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(
+            move |j, ctx| {
+                let ctl = ctl.clone();
+                run_reconcile(j, ctx, move |j, c| job::reconcile(j, c, ctl))
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "job controller");
+            }
+        })
+        .await;
+}
+
+pub async fn run_cronjob_controller(client: kube::Client, ctx: Arc<Context>) {
+    run_cronjob_controller_with(client, ctx, clock::Clock::System).await
+}
+
+/// The CronJob controller deciding by `clock` (tests move it forward).
+pub async fn run_cronjob_controller_with(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    clock: clock::Clock,
+) {
+    Controller::new(
+        Api::<CronJob>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<Job>::all(client), watcher::Config::default())
+    .shutdown_on_signal()
+    .run(
+        move |cj, ctx| {
+            let clock = clock.clone();
+            run_reconcile(cj, ctx, move |cj, c| cronjob::reconcile(cj, c, clock))
+        },
+        error_policy,
+        ctx,
+    )
+    .for_each(|result| async move {
+        if let Err(err) = result {
+            tracing::debug!(%err, "cronjob controller");
+        }
+    })
+    .await;
+}
+
+pub async fn run_ttl_after_finished_controller(client: kube::Client, ctx: Arc<Context>) {
+    run_ttl_after_finished_controller_with(client, ctx, clock::Clock::System).await
+}
+
+pub async fn run_ttl_after_finished_controller_with(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    clock: clock::Clock,
+) {
+    Controller::new(Api::<Job>::all(client), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(
+            move |j, ctx| {
+                let clock = clock.clone();
+                run_reconcile(j, ctx, move |j, c| {
+                    ttl_after_finished::reconcile(j, c, clock)
+                })
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "ttl-after-finished controller");
+            }
+        })
+        .await;
+}
+
+pub async fn run_daemonset_controller(client: kube::Client, ctx: Arc<Context>) {
+    run_daemonset_controller_with(client, ctx, clock::Clock::System).await
+}
+
+/// The DaemonSet controller; any node change wakes every DaemonSet.
+pub async fn run_daemonset_controller_with(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    clock: clock::Clock,
+) {
+    let controller = Controller::new(
+        Api::<DaemonSet>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let daemonsets = controller.store();
+    let all_daemonsets = move |_: Node| -> Vec<ObjectRef<DaemonSet>> {
+        daemonsets
+            .state()
+            .iter()
+            .map(|ds| ObjectRef::from_obj(ds.as_ref()))
+            .collect()
+    };
+    controller
+        .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .owns(
+            Api::<ControllerRevision>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .watches(
+            Api::<Node>::all(client),
+            watcher::Config::default(),
+            all_daemonsets,
+        )
+        .shutdown_on_signal()
+        .run(
+            move |ds, ctx| {
+                let clock = clock.clone();
+                run_reconcile(ds, ctx, move |ds, c| daemonset::reconcile(ds, c, clock))
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "daemonset controller");
+            }
+        })
+        .await;
+}
