@@ -36,6 +36,8 @@ pub fn admit_create(
             if obj.pointer("/spec/serviceAccount").is_none() {
                 obj["spec"]["serviceAccount"] = json!(sa);
             }
+            pod_priority(srv, obj)?;
+            default_tolerations(obj);
         }
         ("batch", "Job") => job_selector(obj),
         _ => {}
@@ -64,6 +66,94 @@ pub fn admit_update(
         allocate_service(srv, new, Some(old))?;
     }
     Ok(())
+}
+
+/// The Priority admission plugin: spec.priority (and preemptionPolicy) from
+/// the pod's PriorityClass, or the global default class, or 0.
+fn pod_priority(srv: &Server, pod: &mut Value) -> Result<(), ApiError> {
+    let prefix = "/registry/scheduling.k8s.io/priorityclasses/";
+    let class = match pod
+        .pointer("/spec/priorityClassName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => match srv.cache.get(&format!("{prefix}{name}")) {
+            Some(c) => Some(c.object.clone()),
+            None => {
+                return Err(ApiError::forbidden(format!(
+                    "pods \"{}\" is forbidden: no PriorityClass with name {name} was found",
+                    pod.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                )))
+            }
+        },
+        None => {
+            let (_, objects) = srv.cache.snapshot_unregistered();
+            let lower = std::ops::Bound::Included(prefix.to_string());
+            let default = objects
+                .range((lower, std::ops::Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(_, c)| c.object.clone())
+                .find(|o| o.get("globalDefault") == Some(&json!(true)));
+            if let Some(d) = &default {
+                pod["spec"]["priorityClassName"] = d["metadata"]["name"].clone();
+            }
+            default
+        }
+    };
+    let value = class
+        .as_ref()
+        .and_then(|c| c.get("value"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if let Some(given) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
+        if given != value {
+            return Err(ApiError::forbidden(
+                "the integer value of priority must not be provided in pod spec; priority admission controller computed the value from the given PriorityClass name".to_string(),
+            ));
+        }
+    }
+    pod["spec"]["priority"] = json!(value);
+    if pod.pointer("/spec/preemptionPolicy").is_none() {
+        let policy = class
+            .as_ref()
+            .and_then(|c| c.get("preemptionPolicy"))
+            .cloned()
+            .unwrap_or_else(|| json!("PreemptLowerPriority"));
+        pod["spec"]["preemptionPolicy"] = policy;
+    }
+    Ok(())
+}
+
+/// DefaultTolerationSeconds: tolerate not-ready and unreachable nodes for
+/// 300 s, so pods move off a lost node after five minutes.
+fn default_tolerations(pod: &mut Value) {
+    let existing = pod
+        .pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut tolerations = existing.clone();
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let covered = existing.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let exists_all = k.is_empty() && t.get("operator") == Some(&json!("Exists"));
+            (k == key || exists_all) && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !covered {
+            tolerations.push(json!({
+                "key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300,
+            }));
+        }
+    }
+    if tolerations.len() != existing.len() {
+        pod["spec"]["tolerations"] = json!(tolerations);
+    }
 }
 
 fn namespace_accepts(srv: &Server, info: &ResourceInfo, ns: &str) -> Result<(), ApiError> {

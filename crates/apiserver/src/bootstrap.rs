@@ -43,6 +43,16 @@ pub async fn ensure(srv: &Arc<Server>) {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         ensure_object(srv, "", "v1", "namespaces", None, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}})).await;
     }
+    for (name, value, description) in [
+        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+    ] {
+        ensure_object(srv, "scheduling.k8s.io", "v1", "priorityclasses", None, json!({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "description": description,
+            "preemptionPolicy": "PreemptLowerPriority",
+        })).await;
+    }
     let port = srv.config.bind.port();
     let ip = srv.config.service_cidr.nth(1).to_string();
     ensure_object(srv, "", "v1", "services", Some("default"), json!({
@@ -62,5 +72,14 @@ pub async fn ensure(srv: &Arc<Server>) {
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": srv.config.advertise_address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    })).await;
+    // The proxy and DNS read EndpointSlices; the endpointslice controller
+    // leaves selector-less Services alone, so this one is written here.
+    ensure_object(srv, "discovery.k8s.io", "v1", "endpointslices", Some("default"), json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [srv.config.advertise_address], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     })).await;
 }

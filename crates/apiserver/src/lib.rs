@@ -10,6 +10,8 @@ pub mod convert;
 pub mod delete;
 pub mod discovery;
 pub mod events;
+pub mod eviction;
+pub mod join;
 pub mod list;
 pub mod metrics;
 pub mod patch;

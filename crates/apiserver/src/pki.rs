@@ -31,6 +31,8 @@ pub struct Pki {
     pub admin_cert: String,
     pub admin_key: String,
     pub admin_token: String,
+    /// Secret part of the join token agents present (`<data-dir>/pki/node.token`).
+    pub node_token: String,
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
@@ -72,21 +74,28 @@ impl Pki {
         let ca_keypair = KeyPair::from_pem(&ca_key)?;
         let issuer = Issuer::from_ca_cert_pem(&ca_cert, ca_keypair)?;
 
-        if !p("apiserver.crt").exists() || !p("apiserver.key").exists() {
+        // Re-issued when the names it must cover change (a new --tls-san or
+        // advertise address), so clients never meet a certificate for old names.
+        let wanted_hosts = hosts.join("\n");
+        let covered = std::fs::read_to_string(p("apiserver.hosts")).ok();
+        if !p("apiserver.crt").exists()
+            || !p("apiserver.key").exists()
+            || covered.as_deref() != Some(wanted_hosts.as_str())
+        {
             let (cert, key) = new_serving(&issuer, hosts)?;
             write(&p("apiserver.crt"), &cert, false)?;
             write(&p("apiserver.key"), &key, true)?;
+            write(&p("apiserver.hosts"), &wanted_hosts, false)?;
         }
         if !p("admin.crt").exists() || !p("admin.key").exists() {
             let (cert, key) = new_client(&issuer, "berth-admin", &["system:masters"])?;
             write(&p("admin.crt"), &cert, false)?;
             write(&p("admin.key"), &key, true)?;
         }
-        if !p("admin.token").exists() {
-            let token: String = (0..32)
-                .map(|_| format!("{:02x}", rand::random::<u8>()))
-                .collect();
-            write(&p("admin.token"), &token, true)?;
+        for name in ["admin.token", "node.token"] {
+            if !p(name).exists() {
+                write(&p(name), &random_hex(32), true)?;
+            }
         }
         Ok(Self {
             ca_cert,
@@ -96,7 +105,14 @@ impl Pki {
             admin_cert: read(&p("admin.crt"))?,
             admin_key: read(&p("admin.key"))?,
             admin_token: read(&p("admin.token"))?.trim().to_string(),
+            node_token: read(&p("node.token"))?.trim().to_string(),
         })
+    }
+
+    /// The token `berth agent --token` takes: `berth::<sha256 of the CA PEM>::<secret>`.
+    /// The hash lets an agent trust the CA it downloads before it trusts anything else.
+    pub fn join_token(&self) -> String {
+        format!("berth::{}::{}", ca_hash(&self.ca_cert), self.node_token)
     }
 
     /// Issue a client certificate for `user` in `groups`, signed by the CA.
@@ -114,6 +130,33 @@ impl Pki {
     ) -> Result<(String, String), PkiError> {
         let issuer = Issuer::from_ca_cert_pem(&self.ca_cert, KeyPair::from_pem(&self.ca_key)?)?;
         new_host_serving(&issuer, common_name, hosts)
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// Hex SHA-256 of a CA certificate's PEM text, as carried in join tokens.
+pub fn ca_hash(ca_pem: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(ca_pem.as_bytes()))
+}
+
+/// The parts of a join token. Errors say what a valid token looks like.
+pub fn parse_join_token(token: &str) -> Result<(String, String), PkiError> {
+    let mut parts = token.trim().split("::");
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("berth"), Some(hash), Some(secret), None)
+            if hash.len() == 64 && !secret.is_empty() =>
+        {
+            Ok((hash.to_string(), secret.to_string()))
+        }
+        _ => Err(PkiError::Invalid(
+            "a join token looks like berth::<64 hex digits>::<secret>; read it from <server data dir>/node-token".into(),
+        )),
     }
 }
 
@@ -212,13 +255,32 @@ fn new_client(
 
 /// Write a kubeconfig for the admin (client certificate, embedded PEMs).
 pub fn write_kubeconfig(path: &Path, server: &str, pki: &Pki) -> Result<(), PkiError> {
+    write_client_kubeconfig(
+        path,
+        server,
+        &pki.ca_cert,
+        "berth-admin",
+        &pki.admin_cert,
+        &pki.admin_key,
+    )
+}
+
+/// Write a kubeconfig for `user` with a client certificate, PEMs embedded.
+pub fn write_client_kubeconfig(
+    path: &Path,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(), PkiError> {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let body = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: berth-admin\n    namespace: default\ncurrent-context: berth\nusers:\n- name: berth-admin\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
-        ca = b64(&pki.ca_cert),
-        cert = b64(&pki.admin_cert),
-        key = b64(&pki.admin_key),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: {user}\n    namespace: default\ncurrent-context: berth\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
+        ca = b64(ca_pem),
+        cert = b64(cert_pem),
+        key = b64(key_pem),
     );
     write(path, &body, true)
 }

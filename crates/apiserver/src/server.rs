@@ -10,7 +10,7 @@
 
 use crate::body::{self, error_response, json_response};
 use crate::request::{self, Query, Target};
-use crate::{bootstrap, cache, controllers, discovery, pki, rest, Config, Server, User};
+use crate::{bootstrap, cache, controllers, discovery, join, pki, rest, Config, Server, User};
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use berth_api::status::ApiError;
@@ -42,7 +42,11 @@ pub struct Running {
 }
 
 pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
-    let pki = pki::Pki::load_or_create(&config.data_dir.join("pki"), &config.tls_sans)?;
+    let mut hosts = config.tls_sans.clone();
+    if !hosts.contains(&config.advertise_address) {
+        hosts.push(config.advertise_address.clone());
+    }
+    let pki = pki::Pki::load_or_create(&config.data_dir.join("pki"), &hosts)?;
     let tls = tls_config(&pki).map_err(StartError::Tls)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -168,6 +172,14 @@ fn authenticate(srv: &Server, tls_user: Option<User>, req: &Request<Body>) -> Op
             groups: vec!["system:masters".into()],
         });
     }
+    // The join token's secret part (agents may also send the whole token).
+    let secret = token.rsplit("::").next().unwrap_or("");
+    if !secret.is_empty() && secret == srv.pki.node_token {
+        return Some(User {
+            name: join::BOOTSTRAP_USER.into(),
+            groups: vec![join::BOOTSTRAP_GROUP.into()],
+        });
+    }
     None
 }
 
@@ -180,7 +192,7 @@ async fn dispatch(srv: Arc<Server>, tls_user: Option<User>, req: Request<Body>) 
     let path = req.uri().path().to_string();
     let public = matches!(
         path.as_str(),
-        "/version" | "/healthz" | "/livez" | "/readyz"
+        "/version" | "/healthz" | "/livez" | "/readyz" | join::CACERTS_PATH
     ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/");
@@ -193,6 +205,18 @@ async fn dispatch(srv: Arc<Server>, tls_user: Option<User>, req: Request<Body>) 
     }) else {
         return error_response(&ApiError::unauthorized());
     };
+    // A join token buys node credentials and nothing else.
+    if user.name == join::BOOTSTRAP_USER && path != join::CREDENTIALS_PATH {
+        return error_response(&ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} may only request node credentials at {}",
+                join::BOOTSTRAP_USER,
+                join::CREDENTIALS_PATH
+            ),
+        ));
+    }
     let (verb, resource, resp) = route(&srv, &user, req).await;
     let resp = resp.unwrap_or_else(|e| error_response(&e));
     srv.metrics.request(
@@ -230,6 +254,21 @@ async fn route(
             )))
         }
         "/openapi/v3" => return other(Ok(json_response(StatusCode::OK, &srv.openapi.index()))),
+        join::CACERTS_PATH => return other(Ok(join::cacerts(srv))),
+        join::CREDENTIALS_PATH => {
+            if method != axum::http::Method::POST || user.name != join::BOOTSTRAP_USER {
+                return other(Err(ApiError::new(
+                    403,
+                    "Forbidden",
+                    "node credentials are issued to a join token only (POST with Authorization: Bearer <token>)",
+                )));
+            }
+            let raw = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+                Ok(b) => b,
+                Err(_) => return other(Err(ApiError::too_large())),
+            };
+            return other(join::credentials(srv, &raw));
+        }
         "/openapi/v2" => {
             return other(Err(ApiError::new(
                 404,

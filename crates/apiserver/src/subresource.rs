@@ -68,6 +68,9 @@ pub async fn handle(
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             rest::delete_options(&q, &[])?;
+            let (pod, _) = read(srv, info, ns, name).await?;
+            let dry_run = crate::delete::is_dry_run(&q, &opts);
+            crate::eviction::admit(srv, ns.unwrap_or("default"), &pod, dry_run).await?;
             crate::delete::delete(
                 srv,
                 info,

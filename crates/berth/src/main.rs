@@ -1,12 +1,16 @@
 //! `berth`: one binary for a Kubernetes-compatible cluster.
 //!
 //! ```text
-//! berth up      = server (+ agent once it exists) on this machine, kubeconfig written
+//! berth up      = server + this machine's node, kubeconfig written
 //! berth server  = API server + store + scheduler + controllers
+//! berth agent   = a node (containerd + kubelet) joined to a server with a token
+//! berth down    = stop a cluster's processes, pods, containerd, mounts
 //! berth version
 //! ```
 
+mod agent;
 mod down;
+mod node;
 
 use anyhow::{bail, Context, Result};
 use berth_apiserver::{admission::Cidr, Config};
@@ -33,6 +37,8 @@ enum Command {
     Up(ServerArgs),
     /// Start the control plane (API server and state store).
     Server(ServerArgs),
+    /// Join this machine to a cluster as a node (containerd + node agent).
+    Agent(agent::AgentArgs),
     /// Stop everything a cluster started on this machine: berth, pods, containerd, mounts.
     Down {
         #[arg(long, default_value = "/var/lib/berth", env = "BERTH_DATA_DIR")]
@@ -89,6 +95,10 @@ struct ServerArgs {
     /// Exit when the parent process goes away (test harnesses).
     #[arg(long, hide = true)]
     exit_with_parent: bool,
+    /// Roll every Deployment back automatically when its rollout fails (a Deployment can
+    /// opt out with the annotation berth.dev/auto-rollback: "false", or opt in without this).
+    #[arg(long)]
+    auto_rollback: bool,
     /// HTTPS port of the node agent's server (logs, exec, port-forward); 0 picks a free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
@@ -147,10 +157,11 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Server(args) => run(args, false),
+        Command::Agent(args) => agent::run(args),
     }
 }
 
-fn step(started: Instant, what: &str) {
+pub(crate) fn step(started: Instant, what: &str) {
     eprintln!("[{:>6.2}s] {what}", started.elapsed().as_secs_f64());
 }
 
@@ -212,30 +223,39 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             &format!("kubeconfig written to {}", kubeconfig.display()),
         );
         // Scheduler (and later the controllers): API clients over loopback.
-        let client = admin_client(&kubeconfig).await?;
+        let token_file = args.data_dir.join("node-token");
+        write_private(&token_file, &running.server.pki.join_token())
+            .with_context(|| format!("writing {}", token_file.display()))?;
+        let client = client_from_kubeconfig(&kubeconfig).await?;
         if !args.disable_scheduler {
             tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
             step(started, "scheduler started");
         }
-        tokio::spawn(berth_controllers::run_all(client.clone()));
+        let ctx = berth_controllers::runner::Context::with_options(
+            client.clone(),
+            berth_controllers::DEFAULT_RESYNC,
+            args.auto_rollback,
+        );
+        tokio::spawn(berth_controllers::run_all_with_context(client.clone(), ctx));
         step(started, "controllers started (replicaset, deployment)");
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
-            Some(start_node(&args, client, started).await?)
+            node::require_root("`berth up`")
+                .context("use `berth server` for the control plane alone")?;
+            let setup = up_node_setup(&args, &running.server.pki)?;
+            Some(node::start(setup, client, started).await?)
         } else {
             None
         };
+        eprintln!(
+            "join more nodes: berth agent --server https://{}:{} --token $(cat {})",
+            running.server.config.advertise_address,
+            running.addr.port(),
+            token_file.display()
+        );
         println!("export KUBECONFIG={}", kubeconfig.display());
         if args.exit_with_parent {
-            let parent = std::os::unix::process::parent_id();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                    if std::os::unix::process::parent_id() != parent {
-                        std::process::exit(0);
-                    }
-                }
-            });
+            exit_with_parent();
         }
         wait_for_signal().await;
         eprintln!("shutting down");
@@ -247,142 +267,72 @@ fn host_ip() -> Option<String> {
     berth_kubelet::host::primary_ip()
 }
 
-/// A kube client with the admin credentials the server just wrote.
-async fn admin_client(kubeconfig: &std::path::Path) -> Result<kube::Client> {
-    let kc =
-        kube::config::Kubeconfig::read_from(kubeconfig).context("reading the admin kubeconfig")?;
+/// A kube client from a kubeconfig file berth wrote.
+pub(crate) async fn client_from_kubeconfig(kubeconfig: &std::path::Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let kube_config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
-            .context("loading the admin kubeconfig")?;
+            .with_context(|| format!("loading {}", kubeconfig.display()))?;
     kube::Client::try_from(kube_config).context("building the API client")
 }
 
-/// containerd under `<data-dir>/agent/containerd`, the pause and demo images,
-/// then the node agent talking to the API server through the admin kubeconfig.
-async fn start_node(
-    args: &ServerArgs,
-    kube_client: kube::Client,
-    started: Instant,
-) -> Result<berth_cri::containerd::Containerd> {
-    use berth_cri::{api, ImageService};
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        bail!("`berth up` runs containers and must run as root (or use `berth server` for the control plane alone)");
-    }
+fn write_private(path: &std::path::Path, body: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Exit as soon as the process that started us is gone (test harnesses).
+pub(crate) fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(0);
+            }
+        }
+    });
+}
+
+/// The node `berth up` runs next to its server: the control-plane role, and a
+/// serving certificate issued straight from the local CA.
+fn up_node_setup(args: &ServerArgs, pki: &berth_apiserver::pki::Pki) -> Result<node::NodeSetup> {
+    let node_name = berth_kubelet::host::hostname();
     let node_ip = args
         .advertise_address
         .clone()
         .or_else(host_ip)
         .unwrap_or_else(|| "127.0.0.1".into());
-    let mut cfg = berth_kubelet::KubeletConfig::new(
-        berth_kubelet::host::hostname(),
-        args.data_dir.join("agent"),
-        node_ip,
-    );
-    cfg.node_labels.push((
-        "node-role.kubernetes.io/control-plane".into(),
-        "true".into(),
-    ));
-    cfg.server_port = args.kubelet_port;
-    cfg.serving_tls = Some(node_serving_tls(args, &cfg)?);
-    let mut ccfg = berth_cri::containerd::ContainerdConfig::new(
-        cfg.root.join("containerd"),
-        berth_images::PAUSE_IMAGE,
-    );
-    ccfg.cni_conf_dir = cfg.cni_conf_dir();
-    step(
-        started,
-        &format!("starting containerd ({})", ccfg.socket.display()),
-    );
-    let containerd = berth_cri::containerd::Containerd::start(ccfg)
-        .await
-        .context(
-            "starting containerd (is the `containerd` package installed? `make up` installs it)",
-        )?;
-    step(
-        started,
-        &format!(
-            "containerd ready: {} {}",
-            containerd.version().runtime_name,
-            containerd.version().runtime_version
-        ),
-    );
-
-    let client = containerd.client().clone();
-    let mut images = vec![berth_images::pause()];
-    match berth_images::demo_images() {
-        Ok(demo) => images.extend(demo),
-        Err(e) => eprintln!("note: demo images skipped: {e}"),
-    }
-    let work = cfg.root.join("images");
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    for image in images {
-        let present = client
-            .image_status(api::ImageStatusRequest {
-                image: Some(api::ImageSpec {
-                    image: image.name.clone(),
-                    ..Default::default()
-                }),
-                verbose: false,
-            })
-            .await
-            .ok()
-            .and_then(|r| r.image)
-            .is_some();
-        if present {
-            continue;
-        }
-        step(started, &format!("importing image {}", image.name));
-        let socket = containerd.socket().to_path_buf();
-        let work = work.clone();
-        tokio::task::spawn_blocking(move || berth_images::import_image(&image, &socket, &work))
-            .await
-            .context("image import task")?
-            .context("importing an image into containerd")?;
-    }
-
-    let runtime: std::sync::Arc<dyn berth_kubelet::pod::runtime::Runtime> =
-        std::sync::Arc::new(client);
-    let agent = berth_kubelet::agent::start(cfg, kube_client, runtime)
-        .await
-        .context("starting the node agent")?;
-    step(
-        started,
-        &format!(
-            "node {} registered (pod CIDR {})",
-            agent.node_name, agent.pod_cidr
-        ),
-    );
-    Ok(containerd)
-}
-
-/// The node server's certificate, issued by the cluster CA for the node's
-/// name and addresses, and the CA its clients must be signed by.
-fn node_serving_tls(
-    args: &ServerArgs,
-    cfg: &berth_kubelet::KubeletConfig,
-) -> Result<berth_kubelet::server::ServingTls> {
-    let pki_dir = args.data_dir.join("pki");
-    let pki = berth_apiserver::pki::Pki::load_or_create(&pki_dir, &args.tls_san)
-        .context("loading the cluster PKI")?;
     let hosts = vec![
-        cfg.node_name.clone(),
-        cfg.node_ip.clone(),
+        node_name.clone(),
+        node_ip.clone(),
         "localhost".to_string(),
         "127.0.0.1".to_string(),
     ];
     let (cert_pem, key_pem) = pki
-        .issue_serving(&cfg.node_name, &hosts)
+        .issue_serving(&node_name, &hosts)
         .context("issuing the node server certificate")?;
-    Ok(berth_kubelet::server::ServingTls {
-        ca_pem: pki.ca_cert,
-        cert_pem,
-        key_pem,
+    Ok(node::NodeSetup {
+        data_dir: args.data_dir.clone(),
+        node_name,
+        node_ip,
+        kubelet_port: args.kubelet_port,
+        labels: vec![(
+            "node-role.kubernetes.io/control-plane".into(),
+            "true".into(),
+        )],
+        serving_tls: berth_kubelet::server::ServingTls {
+            ca_pem: pki.ca_cert.clone(),
+            cert_pem,
+            key_pem,
+        },
     })
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -2,6 +2,7 @@
 //! `<deployment>-<pod-template-hash>`), rolled forward by RollingUpdate or
 //! Recreate, old ones trimmed to revisionHistoryLimit, status summarised.
 
+use crate::auto_rollback;
 use crate::error::{ControllerError, Result};
 use crate::events;
 use crate::owner::{controller_of, owner_reference};
@@ -14,6 +15,7 @@ use crate::template_hash;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -110,8 +112,49 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action> 
         sync.recreate(&new_name, &hash).await?;
     }
     sync.cleanup().await?;
-    sync.update_status().await?;
-    Ok(Action::requeue(ctx.resync))
+    let status = sync.compute_status()?;
+    let complete = is_complete(&d, &status);
+    sync.record_revision().await?;
+    if complete {
+        sync.mark_available().await?;
+    } else if sync.auto_rollback(&status).await? {
+        return Ok(Action::requeue(ctx.resync));
+    }
+    sync.update_status(status.clone()).await?;
+    // Come back when the progress deadline would pass, not only at the resync.
+    let wake = progress_deadline_in(&d, &status).map_or(ctx.resync, |left| left.min(ctx.resync));
+    Ok(Action::requeue(wake))
+}
+
+/// The rollout is done: every replica updated, available, and no old ones left.
+fn is_complete(d: &Deployment, status: &DeploymentStatus) -> bool {
+    let replicas = deployment_replicas(d);
+    status.updated_replicas == Some(replicas)
+        && status.replicas == Some(replicas)
+        && status.available_replicas == Some(replicas)
+}
+
+fn progress_deadline(d: &Deployment) -> Option<std::time::Duration> {
+    let secs = d.spec.as_ref()?.progress_deadline_seconds?;
+    // MaxInt32 means "no deadline", as upstream.
+    (secs != i32::MAX && secs > 0).then(|| std::time::Duration::from_secs(secs as u64))
+}
+
+/// Time left until the Progressing condition times out, while it can.
+fn progress_deadline_in(d: &Deployment, status: &DeploymentStatus) -> Option<std::time::Duration> {
+    let deadline = progress_deadline(d)?;
+    let cond = status
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Progressing")?;
+    if cond.status != "True" || cond.reason.as_deref() == Some("NewReplicaSetAvailable") {
+        return None;
+    }
+    let since = cond.last_update_time.as_ref()?.0;
+    let elapsed =
+        std::time::Duration::try_from(Timestamp::now().duration_since(since)).unwrap_or_default();
+    Some(deadline.saturating_sub(elapsed) + std::time::Duration::from_millis(100))
 }
 
 impl Sync<'_> {
@@ -424,8 +467,164 @@ impl Sync<'_> {
         Ok(())
     }
 
-    async fn update_status(&self) -> Result<()> {
-        let status = self.compute_status()?;
+    /// The Deployment carries its current revision, as upstream (`kubectl rollout status`).
+    async fn record_revision(&self) -> Result<()> {
+        let Some(rs) = &self.new_rs else {
+            return Ok(());
+        };
+        let rev = revision(rs).to_string();
+        if revision(rs) == 0 || self.d.annotations().get(REVISION) == Some(&rev) {
+            return Ok(());
+        }
+        let api: Api<Deployment> = Api::namespaced(
+            self.ctx.client.clone(),
+            &self.d.namespace().unwrap_or_default(),
+        );
+        let patch = json!({ "metadata": { "annotations": { REVISION: rev } } });
+        api.patch(
+            &self.d.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Remember that this ReplicaSet's rollout completed: a revision to roll back to.
+    async fn mark_available(&mut self) -> Result<()> {
+        let Some(rs) = &self.new_rs else {
+            return Ok(());
+        };
+        if rs.annotations().contains_key(auto_rollback::AVAILABLE_AT) {
+            return Ok(());
+        }
+        let patch = json!({ "metadata": { "annotations": {
+            auto_rollback::AVAILABLE_AT: Timestamp::now().to_string()
+        } } });
+        let updated = self
+            .rs_api
+            .patch(
+                &rs.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+        self.new_rs = Some(updated);
+        Ok(())
+    }
+
+    /// Roll back a failing rollout when asked to. True when it did.
+    async fn auto_rollback(&self, status: &DeploymentStatus) -> Result<bool> {
+        if !auto_rollback::enabled(self.d, self.ctx.auto_rollback_default) {
+            return Ok(false);
+        }
+        let Some(new_rs) = &self.new_rs else {
+            return Ok(false);
+        };
+        if self.d.spec.as_ref().and_then(|s| s.paused) == Some(true) {
+            return Ok(false);
+        }
+        let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        });
+        let hash = new_rs
+            .labels()
+            .get(template_hash::LABEL)
+            .cloned()
+            .unwrap_or_default();
+        let pod_api: Api<Pod> = Api::namespaced(
+            self.ctx.client.clone(),
+            &self.d.namespace().unwrap_or_default(),
+        );
+        let new_uid = new_rs.uid().unwrap_or_default();
+        let pods: Vec<Pod> = pod_api
+            .list(&ListParams::default().labels(&format!("{}={hash}", template_hash::LABEL)))
+            .await?
+            .items
+            .into_iter()
+            .filter(|p| controller_of(&p.metadata).is_some_and(|o| o.uid == new_uid))
+            .collect();
+        let Some(failure) =
+            auto_rollback::rollout_failure(self.d, deadline_exceeded, &pods, Timestamp::now())
+        else {
+            return Ok(false);
+        };
+        let Some(target) = auto_rollback::rollback_target(&self.old) else {
+            // Nothing known-good to go back to: say so once, keep the rollout.
+            let already = self
+                .d
+                .status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .any(|c| {
+                    c.type_ == auto_rollback::CONDITION
+                        && c.reason.as_deref() == Some("NoAvailableRevision")
+                });
+            if !already {
+                let mut status = status.clone();
+                set_condition(
+                    status.conditions.get_or_insert_with(Vec::new),
+                    auto_rollback::CONDITION,
+                    "False",
+                    "NoAvailableRevision",
+                    &format!(
+                        "rollout is failing ({}) but no earlier revision was ever fully available",
+                        failure.message
+                    ),
+                    true,
+                );
+                self.update_status(status).await?;
+            }
+            return Ok(false);
+        };
+        let Some(mut template) = target.spec.as_ref().and_then(|s| s.template.clone()) else {
+            return Ok(false);
+        };
+        if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+            labels.remove(template_hash::LABEL);
+        }
+        let from = revision(new_rs);
+        let to = revision(target);
+        let message = format!(
+            "Rolled back from revision {from} to revision {to} ({}): {}",
+            failure.reason, failure.message
+        );
+        let api: Api<Deployment> = Api::namespaced(
+            self.ctx.client.clone(),
+            &self.d.namespace().unwrap_or_default(),
+        );
+        // Like `kubectl rollout undo`: the template goes back; the controller
+        // then finds the old ReplicaSet as the new one and scales it up.
+        let patch = json!({ "spec": { "template": template } });
+        api.patch(
+            &self.d.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await?;
+        let mut status = status.clone();
+        set_condition(
+            status.conditions.get_or_insert_with(Vec::new),
+            auto_rollback::CONDITION,
+            "True",
+            failure.reason,
+            &message,
+            true,
+        );
+        self.update_status(status).await?;
+        events::record(
+            &self.ctx.client,
+            COMPONENT,
+            self.d,
+            "Warning",
+            "AutoRollback",
+            message,
+        )
+        .await;
+        Ok(true)
+    }
+
+    async fn update_status(&self, status: DeploymentStatus) -> Result<()> {
         if self.d.status.as_ref() == Some(&status) {
             return Ok(());
         }
@@ -544,10 +743,42 @@ impl Sync<'_> {
                     &msg,
                     true,
                 );
+            } else if timed_out(self.d, conditions) {
+                let msg = format!("ReplicaSet \"{new_name}\" has timed out progressing.");
+                set_condition(
+                    conditions,
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    &msg,
+                    true,
+                );
             }
+        }
+        if matches!(self.progress_note, Some(("NewReplicaSetCreated", _))) {
+            // A new rollout: an earlier automatic rollback is history.
+            conditions.retain(|c| c.type_ != auto_rollback::CONDITION);
         }
         Ok(status)
     }
+}
+
+/// Progressing has not moved for progressDeadlineSeconds.
+fn timed_out(d: &Deployment, conditions: &[DeploymentCondition]) -> bool {
+    let Some(deadline) = progress_deadline(d) else {
+        return false;
+    };
+    let Some(cond) = conditions.iter().find(|c| c.type_ == "Progressing") else {
+        return false;
+    };
+    if cond.status != "True" || cond.reason.as_deref() == Some("NewReplicaSetAvailable") {
+        return false;
+    }
+    let Some(since) = cond.last_update_time.as_ref().map(|t| t.0) else {
+        return false;
+    };
+    std::time::Duration::try_from(Timestamp::now().duration_since(since))
+        .is_ok_and(|elapsed| elapsed >= deadline)
 }
 
 fn has_progressing(d: &Deployment) -> bool {

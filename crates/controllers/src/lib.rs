@@ -4,6 +4,7 @@
 //! reconcile queue) with level-triggered reconciles, per-object back-off on
 //! errors and a periodic resync.
 
+pub mod auto_rollback;
 pub mod deployment;
 pub mod error;
 pub mod events;
@@ -36,7 +37,11 @@ pub async fn run_all(client: kube::Client) {
 }
 
 pub async fn run_all_with_resync(client: kube::Client, resync: Duration) {
-    let ctx = Context::new(client.clone(), resync);
+    run_all_with_context(client.clone(), Context::new(client, resync)).await
+}
+
+/// Run every controller with a prepared context (e.g. auto-rollback on by default).
+pub async fn run_all_with_context(client: kube::Client, ctx: std::sync::Arc<Context>) {
     tokio::join!(
         run_replicaset_controller(client.clone(), ctx.clone()),
         run_deployment_controller(client, ctx),

@@ -16,14 +16,26 @@ pub struct Context {
     pub client: kube::Client,
     /// Every object is reconciled again after this long even without events.
     pub resync: Duration,
+    /// Roll Deployments back automatically when a rollout fails, unless a
+    /// Deployment says otherwise (`berth.dev/auto-rollback`).
+    pub auto_rollback_default: bool,
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
     pub fn new(client: kube::Client, resync: Duration) -> Arc<Self> {
+        Self::with_options(client, resync, false)
+    }
+
+    pub fn with_options(
+        client: kube::Client,
+        resync: Duration,
+        auto_rollback_default: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             client,
             resync,
+            auto_rollback_default,
             failures: Mutex::new(HashMap::new()),
         })
     }

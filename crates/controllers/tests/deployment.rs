@@ -257,3 +257,161 @@ async fn recreate_scales_old_to_zero_before_new() {
         "old and new pods ran together"
     );
 }
+
+/// A stand-in kubelet for rollback tests: pods whose image contains
+/// "broken" fail to pull, pods whose image contains "stuck" run but never
+/// turn Ready, every other pod becomes Ready.
+fn picky_kubelet(client: kube::Client) -> tokio::task::JoinHandle<()> {
+    use k8s_openapi::api::core::v1::Pod;
+    tokio::spawn(async move {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        loop {
+            for pod in live_pods(&client, "default").await {
+                let name = pod.name_any();
+                let image = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.containers.first())
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_default();
+                // Already handled: it has conditions or container statuses.
+                let handled = pod.status.as_ref().is_some_and(|s| {
+                    s.conditions.as_ref().is_some_and(|c| !c.is_empty())
+                        || s.container_statuses.as_ref().is_some_and(|c| !c.is_empty())
+                });
+                if handled {
+                    continue;
+                }
+                let now = k8s_openapi::jiff::Timestamp::now().to_string();
+                let status = if image.contains("broken") {
+                    json!({"status": {"phase": "Pending", "containerStatuses": [{
+                        "name": "c", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                        "state": {"waiting": {"reason": "ImagePullBackOff",
+                            "message": format!("Back-off pulling image \"{image}\"")}}}]}})
+                } else if image.contains("stuck") {
+                    json!({"status": {"phase": "Running", "startTime": now,
+                        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]}})
+                } else {
+                    json!({"status": {"phase": "Running", "startTime": now,
+                        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
+                };
+                let _ = pods
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                    .await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}
+
+fn condition(d: &Deployment, type_: &str) -> Option<(String, String, String)> {
+    d.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+}
+
+#[tokio::test]
+async fn a_broken_image_is_rolled_back_automatically() {
+    let (_server, client) = start().await;
+    let _kubelet = picky_kubelet(client.clone());
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut d = deployment("auto", "echo:1", json!({"type": "RollingUpdate"}));
+    d.metadata.annotations = Some(
+        [(
+            berth_controllers::auto_rollback::ANNOTATION.to_string(),
+            "true".to_string(),
+        )]
+        .into(),
+    );
+    api.create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    let rss = wait_rolled_out(&client, "auto", "echo:1").await;
+    assert!(
+        rss[0]
+            .annotations()
+            .contains_key(berth_controllers::auto_rollback::AVAILABLE_AT),
+        "a completed rollout marks its ReplicaSet as known-good"
+    );
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "echo:broken"}]}}}});
+    api.patch("auto", &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .expect("set image");
+    // Back on echo:1, with the reason recorded.
+    wait_rolled_out(&client, "auto", "echo:1").await;
+    let d = api.get("auto").await.expect("get");
+    let (status, reason, message) = condition(&d, "RolledBack").expect("RolledBack condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "NewPodsFailing")
+    );
+    assert!(
+        message.contains("Rolled back from revision 2 to revision 1"),
+        "{message}"
+    );
+    assert!(message.contains("ImagePullBackOff"), "{message}");
+    assert_eq!(d.annotations().get(REVISION).map(String::as_str), Some("3"));
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let evs = eventually("AutoRollback event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let found: Vec<Event> = list
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("AutoRollback"))
+            .collect();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(evs[0].type_.as_deref(), Some("Warning"));
+}
+
+#[tokio::test]
+async fn progress_deadline_marks_the_rollout_failed_and_rolls_back_when_asked() {
+    let (_server, client) = start().await;
+    let _kubelet = picky_kubelet(client.clone());
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    // Without auto-rollback: Progressing=False ProgressDeadlineExceeded, nothing undone.
+    let mut d = deployment("slow", "echo:1", json!({"type": "RollingUpdate"}));
+    d.spec.as_mut().expect("spec").progress_deadline_seconds = Some(2);
+    api.create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    wait_rolled_out(&client, "slow", "echo:1").await;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "echo:stuck"}]}}}});
+    api.patch(
+        "slow",
+        &PatchParams::default(),
+        &Patch::Strategic(patch.clone()),
+    )
+    .await
+    .expect("set image");
+    let (_, _, message) = eventually("ProgressDeadlineExceeded", || async {
+        let d = api.get("slow").await.ok()?;
+        condition(&d, "Progressing")
+            .filter(|(s, r, _)| s == "False" && r == "ProgressDeadlineExceeded")
+    })
+    .await;
+    assert!(message.ends_with("has timed out progressing."), "{message}");
+    let d = api.get("slow").await.expect("get");
+    assert!(condition(&d, "RolledBack").is_none());
+
+    // Opting in afterwards rolls it back to the last good revision.
+    let opt_in = json!({"metadata": {"annotations": {berth_controllers::auto_rollback::ANNOTATION: "true"}}});
+    api.patch("slow", &PatchParams::default(), &Patch::Merge(opt_in))
+        .await
+        .expect("annotate");
+    wait_rolled_out(&client, "slow", "echo:1").await;
+    let d = api.get("slow").await.expect("get");
+    let (_, reason, _) = condition(&d, "RolledBack").expect("RolledBack");
+    assert_eq!(reason, "ProgressDeadlineExceeded");
+}
