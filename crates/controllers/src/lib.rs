@@ -5,16 +5,33 @@
 //! errors and a periodic resync.
 
 pub mod auto_rollback;
+pub mod clock;
+pub mod cluster;
+pub mod cron_schedule;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
+pub mod endpoint_util;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod error;
 pub mod events;
+pub mod job;
+pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod owner;
+pub mod pod_gc;
 pub mod pod_state;
 pub mod replicaset;
 pub mod rollout;
 pub mod runner;
 pub mod selector;
+pub mod taint_eviction;
 pub mod template_hash;
+pub mod ttl_after_finished;
+pub mod watch;
+pub mod workloads;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -42,9 +59,21 @@ pub async fn run_all_with_resync(client: kube::Client, resync: Duration) {
 
 /// Run every controller with a prepared context (e.g. auto-rollback on by default).
 pub async fn run_all_with_context(client: kube::Client, ctx: std::sync::Arc<Context>) {
+    run_all_with_config(client, ctx, cluster::ClusterControllersConfig::default()).await
+}
+
+/// Every controller: workloads (ReplicaSet, Deployment, Job, CronJob,
+/// DaemonSet, TTL) and cluster ones (endpoints, nodes, budgets, pod GC, IPAM).
+pub async fn run_all_with_config(
+    client: kube::Client,
+    ctx: std::sync::Arc<Context>,
+    cluster_config: cluster::ClusterControllersConfig,
+) {
     tokio::join!(
         run_replicaset_controller(client.clone(), ctx.clone()),
-        run_deployment_controller(client, ctx),
+        run_deployment_controller(client.clone(), ctx.clone()),
+        workloads::run_all(client.clone(), ctx.clone()),
+        cluster::run_all(client, ctx, cluster_config),
     );
 }
 
@@ -105,7 +134,17 @@ async fn run_deployment_controller(client: kube::Client, ctx: std::sync::Arc<Con
         Api::<Deployment>::all(client.clone()),
         watcher::Config::default(),
     )
-    .owns(Api::<ReplicaSet>::all(client), watcher::Config::default())
+    .owns(
+        Api::<ReplicaSet>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    // Pods that look in trouble wake their Deployment, so a failing rollout
+    // is noticed (and rolled back when asked) without waiting for a resync.
+    .watches(
+        Api::<Pod>::all(client),
+        watcher::Config::default(),
+        deployment_of_troubled_pod,
+    )
     .shutdown_on_signal()
     .run(
         |d, ctx| run_reconcile(d, ctx, deployment::reconcile),
@@ -118,4 +157,35 @@ async fn run_deployment_controller(client: kube::Client, ctx: std::sync::Arc<Con
         }
     })
     .await;
+}
+
+/// The Deployment of a pod that is not ready and not merely starting:
+/// ReplicaSet `<deployment>-<pod-template-hash>` owns it.
+fn deployment_of_troubled_pod(pod: Pod) -> Option<ObjectRef<Deployment>> {
+    if pod_state::is_ready(&pod) {
+        return None;
+    }
+    let status = pod.status.as_ref()?;
+    let waiting_badly = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|r| r != "ContainerCreating" && r != "PodInitializing");
+    let running_unready = status.phase.as_deref() == Some("Running");
+    if !waiting_badly && !running_unready {
+        return None;
+    }
+    let owner = owner::controller_of(&pod.metadata)?;
+    if owner.kind != "ReplicaSet" {
+        return None;
+    }
+    let hash = pod.labels().get(template_hash::LABEL)?;
+    let name = owner.name.strip_suffix(&format!("-{hash}"))?;
+    let r = ObjectRef::new(name);
+    Some(match pod.namespace() {
+        Some(ns) => r.within(&ns),
+        None => r,
+    })
 }

@@ -70,6 +70,19 @@ async fn wait_rolled_out(client: &kube::Client, name: &str, image: &str) -> Vec<
         let old_gone = rss
             .iter()
             .all(|rs| image_of(rs).as_deref() == Some(image) || spec_replicas(rs) == 0);
+        if std::env::var_os("DEBUG_ROLLOUT").is_some() {
+            eprintln!("status {:?}", d.status);
+            for rs in &rss {
+                eprintln!(
+                    "rs {} image {:?} spec {} status {:?} ann {:?}",
+                    rs.name_any(),
+                    image_of(rs),
+                    spec_replicas(rs),
+                    rs.status,
+                    rs.annotations()
+                );
+            }
+        }
         (done && current && old_gone).then_some(rss)
     })
     .await

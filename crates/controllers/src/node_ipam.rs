@@ -9,8 +9,8 @@
 //!            ─ Delete ─▶ release its CIDR
 //! ```
 
-use berth_controllers::events;
-use berth_controllers::runner::Context;
+use crate::events;
+use crate::runner::Context;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};

@@ -1,8 +1,9 @@
 //! Disruption controller: PodDisruptionBudget status numbers.
 
+#[path = "support_cluster/mod.rs"]
 mod support;
 
-use berth_controllers_cluster::disruption::run_disruption_controller;
+use berth_controllers::disruption::run_disruption_controller;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use kube::api::{Api, Patch, PatchParams, PostParams};

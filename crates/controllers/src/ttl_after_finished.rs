@@ -6,8 +6,8 @@
 //! modified Job is never deleted by mistake.
 
 use crate::clock::{until, Clock};
-use berth_controllers::error::Result;
-use berth_controllers::runner::Context;
+use crate::error::Result;
+use crate::runner::Context;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};

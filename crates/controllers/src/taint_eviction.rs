@@ -4,10 +4,10 @@
 //! `tolerationSeconds` are deleted when that time has passed since the taint
 //! was added. Each eviction gets a DisruptionTarget condition and an event.
 
+use crate::events;
+use crate::runner::{error_policy, run_reconcile, Context};
 use crate::watch::reflected;
-use berth_controllers::events;
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
-use berth_controllers::ControllerError;
+use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

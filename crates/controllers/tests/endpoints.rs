@@ -1,9 +1,10 @@
 //! Endpoints and EndpointSlice controllers against the in-process API server.
 
+#[path = "support_cluster/mod.rs"]
 mod support;
 
-use berth_controllers_cluster::endpoints::run_endpoints_controller;
-use berth_controllers_cluster::endpointslice::{
+use berth_controllers::endpoints::run_endpoints_controller;
+use berth_controllers::endpointslice::{
     run_endpointslice_controller, EndpointSliceConfig, MANAGED_BY, MANAGED_BY_LABEL,
     SERVICE_NAME_LABEL,
 };

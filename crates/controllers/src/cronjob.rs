@@ -10,11 +10,11 @@
 
 use crate::clock::{until, Clock};
 use crate::cron_schedule::{self, Schedule};
+use crate::error::{ControllerError, Result};
+use crate::events;
 use crate::job::is_finished;
-use berth_controllers::error::{ControllerError, Result};
-use berth_controllers::events;
-use berth_controllers::owner::{controller_of, owner_reference};
-use berth_controllers::runner::Context;
+use crate::owner::{controller_of, owner_reference};
+use crate::runner::Context;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};

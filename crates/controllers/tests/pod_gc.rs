@@ -1,8 +1,9 @@
 //! Pod GC: orphans on deleted nodes and the terminated-pod threshold.
 
+#[path = "support_cluster/mod.rs"]
 mod support;
 
-use berth_controllers_cluster::pod_gc::{run_pod_gc_controller, PodGcConfig};
+use berth_controllers::pod_gc::{run_pod_gc_controller, PodGcConfig};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;

@@ -4,7 +4,7 @@
 //! that were never scheduled, and keeps at most `terminated_pod_gc_threshold`
 //! terminated (Succeeded/Failed) pods, deleting the oldest first.
 
-use berth_controllers::runner::Context;
+use crate::runner::Context;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;

@@ -3,26 +3,16 @@
 //! lifecycle, taint eviction, disruption (PDB status), pod GC, node IPAM.
 //! Each is an API client; see README.md for the flow of each.
 
-pub mod disruption;
-pub mod endpoint_util;
-pub mod endpoints;
-pub mod endpointslice;
-pub mod node_ipam;
-pub mod node_lifecycle;
-pub mod pod_gc;
-pub mod taint_eviction;
-pub mod watch;
-
-use berth_controllers::runner::Context;
+use crate::runner::Context;
 use std::sync::Arc;
 
-pub use disruption::run_disruption_controller;
-pub use endpoints::run_endpoints_controller;
-pub use endpointslice::{run_endpointslice_controller, EndpointSliceConfig};
-pub use node_ipam::{run_node_ipam_controller, NodeIpamConfig};
-pub use node_lifecycle::{run_node_lifecycle_controller, NodeLifecycleConfig};
-pub use pod_gc::{run_pod_gc_controller, PodGcConfig};
-pub use taint_eviction::run_taint_eviction_controller;
+pub use crate::disruption::run_disruption_controller;
+pub use crate::endpoints::run_endpoints_controller;
+pub use crate::endpointslice::{run_endpointslice_controller, EndpointSliceConfig};
+pub use crate::node_ipam::{run_node_ipam_controller, NodeIpamConfig};
+pub use crate::node_lifecycle::{run_node_lifecycle_controller, NodeLifecycleConfig};
+pub use crate::pod_gc::{run_pod_gc_controller, PodGcConfig};
+pub use crate::taint_eviction::run_taint_eviction_controller;
 
 /// Settings of every controller in this crate (upstream defaults).
 #[derive(Clone, Debug)]

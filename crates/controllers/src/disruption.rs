@@ -4,13 +4,13 @@
 //! DisruptionAllowed condition — in line with the selected pods and the
 //! scale of the controllers that own them.
 
+use crate::events;
+use crate::owner::controller_of;
+use crate::pod_state::is_ready;
+use crate::runner::{error_policy, run_reconcile, Context};
+use crate::selector;
 use crate::watch::reflected;
-use berth_controllers::events;
-use berth_controllers::owner::controller_of;
-use berth_controllers::pod_state::is_ready;
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
-use berth_controllers::selector;
-use berth_controllers::ControllerError;
+use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};

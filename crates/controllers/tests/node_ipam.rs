@@ -1,8 +1,9 @@
 //! Node IPAM: distinct pod CIDRs, existing ones respected, freed on delete.
 
+#[path = "support_cluster/mod.rs"]
 mod support;
 
-use berth_controllers_cluster::node_ipam::{run_node_ipam_controller, NodeIpamConfig};
+use berth_controllers::node_ipam::{run_node_ipam_controller, NodeIpamConfig};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;

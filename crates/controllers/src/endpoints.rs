@@ -9,10 +9,10 @@ use crate::endpoint_util::{
     selected_pods, should_pod_be_in_endpoints, should_set_hostname, PodServiceIndex,
     TriggerTimeTracker, HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME,
 };
+use crate::pod_state::is_ready;
+use crate::runner::{error_policy, run_reconcile, Context};
 use crate::watch::reflected;
-use berth_controllers::pod_state::is_ready;
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
-use berth_controllers::ControllerError;
+use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,

@@ -1,5 +1,6 @@
 //! TTL-after-finished against the in-process API server.
 
+#[path = "support_workloads/mod.rs"]
 mod support;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -52,5 +53,5 @@ async fn finished_job_is_deleted_after_its_ttl() {
 }
 
 fn is_complete(j: &Job) -> bool {
-    berth_controllers_workloads::job::condition(j, "Complete").is_some()
+    berth_controllers::job::condition(j, "Complete").is_some()
 }

@@ -3,9 +3,9 @@
 //! stand-in kubelet helpers that patch pod status.
 
 #![allow(dead_code)] // each test binary uses a different subset
+use berth_controllers::clock::Clock;
 use berth_controllers::runner::Context;
-use berth_controllers_workloads::clock::Clock;
-use berth_controllers_workloads::{job::JobOptions, Options};
+use berth_controllers::{job::JobOptions, workloads::Options};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -34,7 +34,7 @@ pub async fn start() -> Harness {
             clock: clock.clone(),
         },
     };
-    tokio::spawn(berth_controllers_workloads::run_all_with(
+    tokio::spawn(berth_controllers::workloads::run_all_with(
         client.clone(),
         ctx,
         options,

@@ -1,6 +1,7 @@
 //! Job controller against the in-process API server, with pods finished by
 //! patching their status (no kubelet).
 
+#[path = "support_workloads/mod.rs"]
 mod support;
 
 use k8s_openapi::api::batch::v1::Job;

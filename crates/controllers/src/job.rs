@@ -13,12 +13,12 @@
 //! the API I/O.
 
 use crate::clock::{until, Clock};
-use berth_controllers::error::{ControllerError, Result};
-use berth_controllers::events;
-use berth_controllers::owner::{controller_of, owner_reference};
-use berth_controllers::pod_state::{is_ready, is_scheduled};
-use berth_controllers::runner::Context;
-use berth_controllers::selector;
+use crate::error::{ControllerError, Result};
+use crate::events;
+use crate::owner::{controller_of, owner_reference};
+use crate::pod_state::{is_ready, is_scheduled};
+use crate::runner::Context;
+use crate::selector;
 use k8s_openapi::api::batch::v1::{
     Job, JobCondition, JobStatus, PodFailurePolicyRule, UncountedTerminatedPods,
 };

@@ -1,9 +1,10 @@
 //! DaemonSet controller against the in-process API server (no scheduler:
 //! daemon pods stay pinned by node affinity, unbound).
 
+#[path = "support_workloads/mod.rs"]
 mod support;
 
-use berth_controllers_workloads::daemonset::target_node;
+use berth_controllers::daemonset::target_node;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};

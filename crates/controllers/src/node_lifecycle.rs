@@ -13,10 +13,10 @@
 //! Nodes ─▶ Controller ─▶ NoSchedule taints from conditions and spec.unschedulable
 //! ```
 
+use crate::events;
+use crate::runner::{error_policy, run_reconcile, Context};
 use crate::watch::{drive, reflected};
-use berth_controllers::events;
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
-use berth_controllers::ControllerError;
+use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};

@@ -1,6 +1,7 @@
 //! CronJob controller against the in-process API server. The controllers'
 //! clock is moved forward instead of waiting for the minute to turn.
 
+#[path = "support_workloads/mod.rs"]
 mod support;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};

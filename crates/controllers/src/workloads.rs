@@ -3,14 +3,7 @@
 //! is one controller (pure decision functions + a kube-runtime reconcile),
 //! written to move into `berth-controllers` unchanged.
 
-pub mod clock;
-pub mod cron_schedule;
-pub mod cronjob;
-pub mod daemonset;
-pub mod job;
-pub mod ttl_after_finished;
-
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
+use crate::runner::{error_policy, run_reconcile, Context};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -23,9 +16,9 @@ use std::sync::Arc;
 /// Knobs shared by the controllers; tests inject a clock and short back-offs.
 #[derive(Clone, Default)]
 pub struct Options {
-    pub clock: clock::Clock,
+    pub clock: crate::clock::Clock,
     /// Job pod back-off; its clock is replaced by `clock`.
-    pub job: job::JobOptions,
+    pub job: crate::job::JobOptions,
 }
 
 /// Run every controller of this crate until the watches end.
@@ -45,23 +38,23 @@ pub async fn run_all_with(client: kube::Client, ctx: Arc<Context>, options: Opti
 }
 
 pub async fn run_job_controller(client: kube::Client, ctx: Arc<Context>) {
-    run_job_controller_with(client, ctx, job::JobOptions::default()).await
+    run_job_controller_with(client, ctx, crate::job::JobOptions::default()).await
 }
 
 /// The Job controller with explicit options (tests shorten the back-off).
 pub async fn run_job_controller_with(
     client: kube::Client,
     ctx: Arc<Context>,
-    options: job::JobOptions,
+    options: crate::job::JobOptions,
 ) {
-    let ctl = job::JobController::new(options);
+    let ctl = crate::job::JobController::new(options);
     Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
         .owns(Api::<Pod>::all(client), watcher::Config::default())
         .shutdown_on_signal()
         .run(
             move |j, ctx| {
                 let ctl = ctl.clone();
-                run_reconcile(j, ctx, move |j, c| job::reconcile(j, c, ctl))
+                run_reconcile(j, ctx, move |j, c| crate::job::reconcile(j, c, ctl))
             },
             error_policy,
             ctx,
@@ -75,14 +68,14 @@ pub async fn run_job_controller_with(
 }
 
 pub async fn run_cronjob_controller(client: kube::Client, ctx: Arc<Context>) {
-    run_cronjob_controller_with(client, ctx, clock::Clock::System).await
+    run_cronjob_controller_with(client, ctx, crate::clock::Clock::System).await
 }
 
 /// The CronJob controller deciding by `clock` (tests move it forward).
 pub async fn run_cronjob_controller_with(
     client: kube::Client,
     ctx: Arc<Context>,
-    clock: clock::Clock,
+    clock: crate::clock::Clock,
 ) {
     Controller::new(
         Api::<CronJob>::all(client.clone()),
@@ -93,7 +86,9 @@ pub async fn run_cronjob_controller_with(
     .run(
         move |cj, ctx| {
             let clock = clock.clone();
-            run_reconcile(cj, ctx, move |cj, c| cronjob::reconcile(cj, c, clock))
+            run_reconcile(cj, ctx, move |cj, c| {
+                crate::cronjob::reconcile(cj, c, clock)
+            })
         },
         error_policy,
         ctx,
@@ -107,13 +102,13 @@ pub async fn run_cronjob_controller_with(
 }
 
 pub async fn run_ttl_after_finished_controller(client: kube::Client, ctx: Arc<Context>) {
-    run_ttl_after_finished_controller_with(client, ctx, clock::Clock::System).await
+    run_ttl_after_finished_controller_with(client, ctx, crate::clock::Clock::System).await
 }
 
 pub async fn run_ttl_after_finished_controller_with(
     client: kube::Client,
     ctx: Arc<Context>,
-    clock: clock::Clock,
+    clock: crate::clock::Clock,
 ) {
     Controller::new(Api::<Job>::all(client), watcher::Config::default())
         .shutdown_on_signal()
@@ -121,7 +116,7 @@ pub async fn run_ttl_after_finished_controller_with(
             move |j, ctx| {
                 let clock = clock.clone();
                 run_reconcile(j, ctx, move |j, c| {
-                    ttl_after_finished::reconcile(j, c, clock)
+                    crate::ttl_after_finished::reconcile(j, c, clock)
                 })
             },
             error_policy,
@@ -136,14 +131,14 @@ pub async fn run_ttl_after_finished_controller_with(
 }
 
 pub async fn run_daemonset_controller(client: kube::Client, ctx: Arc<Context>) {
-    run_daemonset_controller_with(client, ctx, clock::Clock::System).await
+    run_daemonset_controller_with(client, ctx, crate::clock::Clock::System).await
 }
 
 /// The DaemonSet controller; any node change wakes every DaemonSet.
 pub async fn run_daemonset_controller_with(
     client: kube::Client,
     ctx: Arc<Context>,
-    clock: clock::Clock,
+    clock: crate::clock::Clock,
 ) {
     let controller = Controller::new(
         Api::<DaemonSet>::all(client.clone()),
@@ -172,7 +167,9 @@ pub async fn run_daemonset_controller_with(
         .run(
             move |ds, ctx| {
                 let clock = clock.clone();
-                run_reconcile(ds, ctx, move |ds, c| daemonset::reconcile(ds, c, clock))
+                run_reconcile(ds, ctx, move |ds, c| {
+                    crate::daemonset::reconcile(ds, c, clock)
+                })
             },
             error_policy,
             ctx,

@@ -10,11 +10,11 @@ use crate::endpoint_util::{
     PodServiceIndex, TriggerTimeTracker, HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME,
 };
 use crate::endpoints::rfc3339;
+use crate::owner::owner_reference;
+use crate::pod_state::is_ready;
+use crate::runner::{error_policy, run_reconcile, Context};
 use crate::watch::reflected;
-use berth_controllers::owner::owner_reference;
-use berth_controllers::pod_state::is_ready;
-use berth_controllers::runner::{error_policy, run_reconcile, Context};
-use berth_controllers::ControllerError;
+use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};

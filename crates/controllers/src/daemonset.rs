@@ -8,13 +8,13 @@
 //! update + status), [`revision_data`]. [`reconcile`] does the I/O.
 
 use crate::clock::Clock;
-use berth_controllers::error::{ControllerError, Result};
-use berth_controllers::events;
-use berth_controllers::owner::{controller_of, owner_reference};
-use berth_controllers::pod_state::{availability, is_ready};
-use berth_controllers::rollout::scaled_value;
-use berth_controllers::runner::Context;
-use berth_controllers::template_hash;
+use crate::error::{ControllerError, Result};
+use crate::events;
+use crate::owner::{controller_of, owner_reference};
+use crate::pod_state::{availability, is_ready};
+use crate::rollout::scaled_value;
+use crate::runner::Context;
+use crate::template_hash;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
