@@ -17,6 +17,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod error;
 pub mod events;
+pub mod hpa;
 pub mod job;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -24,9 +25,11 @@ pub mod owner;
 pub mod pod_gc;
 pub mod pod_state;
 pub mod replicaset;
+pub mod replicationcontroller;
 pub mod rollout;
 pub mod runner;
 pub mod selector;
+pub mod statefulset;
 pub mod taint_eviction;
 pub mod template_hash;
 pub mod ttl_after_finished;
@@ -73,6 +76,7 @@ pub async fn run_all_with_config(
         run_replicaset_controller(client.clone(), ctx.clone()),
         run_deployment_controller(client.clone(), ctx.clone()),
         workloads::run_all(client.clone(), ctx.clone()),
+        hpa::run_hpa_controller(client.clone(), ctx.clone(), hpa::HpaConfig::default()),
         cluster::run_all(client, ctx, cluster_config),
     );
 }

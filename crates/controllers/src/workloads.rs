@@ -34,6 +34,11 @@ pub async fn run_all_with(client: kube::Client, ctx: Arc<Context>, options: Opti
         run_cronjob_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
         run_ttl_after_finished_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
         run_daemonset_controller_with(client.clone(), ctx.clone(), options.clock.clone()),
+        crate::statefulset::run_statefulset_controller(client.clone(), ctx.clone()),
+        crate::replicationcontroller::run_replicationcontroller_controller(
+            client.clone(),
+            ctx.clone()
+        ),
     );
 }
 

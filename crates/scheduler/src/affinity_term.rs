@@ -12,7 +12,7 @@ use crate::label_selector::{Operator, Requirement, Selector};
 use k8s_openapi::api::core::v1::{PodAffinityTerm, WeightedPodAffinityTerm};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AffinityTerm {
     pub namespaces: Vec<String>,
     /// None when the term has no namespaceSelector.
@@ -21,7 +21,7 @@ pub struct AffinityTerm {
     pub topology_key: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WeightedAffinityTerm {
     pub term: AffinityTerm,
     pub weight: i64,

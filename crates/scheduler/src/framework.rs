@@ -42,10 +42,11 @@ use crate::pod_info::PodInfo;
 use crate::preemption;
 use crate::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::Pod;
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Below this many nodes every node is checked.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -68,6 +69,9 @@ pub struct Framework {
     /// Share of nodes to search for feasible ones; 0 = adaptive as upstream.
     percentage_of_nodes_to_score: usize,
     next_start_node: AtomicUsize,
+    /// Tie-breaking randomness; seeded for reproducible runs, else the
+    /// thread's generator.
+    tie_rng: Option<Mutex<StdRng>>,
 }
 
 impl Default for Framework {
@@ -103,6 +107,7 @@ impl Framework {
             ],
             percentage_of_nodes_to_score: 0,
             next_start_node: AtomicUsize::new(0),
+            tie_rng: None,
         }
     }
 
@@ -116,7 +121,15 @@ impl Framework {
             scores,
             percentage_of_nodes_to_score: 0,
             next_start_node: AtomicUsize::new(0),
+            tie_rng: None,
         }
+    }
+
+    /// Break score ties with a generator seeded so: the same cluster and
+    /// pods then give the same decisions (benchmarks, comparisons).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.tie_rng = Some(Mutex::new(StdRng::seed_from_u64(seed)));
+        self
     }
 
     /// Search only this share of a large cluster (1–100; 0 = adaptive).
@@ -283,7 +296,14 @@ impl Framework {
         } else {
             let mut state = state;
             let totals = self.score_nodes(&mut state, pod, &feasible, snapshot);
-            select_host(&feasible, &totals)
+            match &self.tie_rng {
+                Some(rng) => select_host(
+                    &feasible,
+                    &totals,
+                    &mut *rng.lock().unwrap_or_else(|e| e.into_inner()),
+                ),
+                None => select_host(&feasible, &totals, &mut rand::rng()),
+            }
         };
         Ok(ScheduleResult {
             node,
@@ -320,8 +340,7 @@ impl Framework {
 
 /// The node with the highest total; among equals each is equally likely
 /// (reservoir sampling, as upstream's selectHost).
-fn select_host(nodes: &[&NodeInfo], totals: &[i64]) -> String {
-    let mut rng = rand::rng();
+fn select_host(nodes: &[&NodeInfo], totals: &[i64], rng: &mut impl Rng) -> String {
     let mut best = 0;
     let mut ties = 0u32;
     for (i, score) in totals.iter().enumerate() {

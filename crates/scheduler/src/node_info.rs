@@ -2,16 +2,30 @@
 //! (allocatable) and what the pods bound or assumed on it already take.
 
 use crate::plugins::image_locality::normalized_image_name;
+use crate::plugins::node_ready::ready_taint;
 use crate::pod_info::{HostPort, PodInfo};
 use crate::resources::Resource;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Taint};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
     pub name: String,
+    /// Where the node sits in its snapshot (name order); index into the
+    /// snapshot's per-node vectors (label values, pod counts). 0 for a
+    /// node outside any snapshot.
+    pub position: usize,
     pub node: Arc<Node>,
+    /// `spec.unschedulable` (cordoned), read once per node update rather
+    /// than per pod from the object.
+    pub cordoned: bool,
+    /// The taint the Ready condition implies (NodeReady), if not Ready.
+    pub ready_taint: Option<Taint>,
+    /// Any NoSchedule/NoExecute taint (TaintToleration's filter has work).
+    pub has_hard_taints: bool,
+    /// Any PreferNoSchedule taint (TaintToleration's score has work).
+    pub has_soft_taints: bool,
     pub allocatable: Resource,
     /// Sum of the requests of the pods here, as written.
     pub requested: Resource,
@@ -34,7 +48,12 @@ impl NodeInfo {
     pub fn new(node: Arc<Node>) -> Self {
         let mut info = NodeInfo {
             name: node.metadata.name.clone().unwrap_or_default(),
+            position: 0,
             node: node.clone(),
+            cordoned: false,
+            ready_taint: None,
+            has_hard_taints: false,
+            has_soft_taints: false,
             allocatable: Resource::default(),
             requested: Resource::default(),
             ranking_requested: Resource::default(),
@@ -68,6 +87,21 @@ impl NodeInfo {
                     .map(move |n| (normalized_image_name(n), size))
             })
             .collect();
+        self.cordoned = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        self.ready_taint = ready_taint(&node);
+        let taints = node.spec.as_ref().and_then(|s| s.taints.as_deref());
+        let any = |effects: &[&str]| {
+            taints
+                .unwrap_or_default()
+                .iter()
+                .any(|t| effects.contains(&t.effect.as_str()))
+        };
+        self.has_hard_taints = any(&["NoSchedule", "NoExecute"]);
+        self.has_soft_taints = any(&["PreferNoSchedule"]);
         self.node = node;
     }
 

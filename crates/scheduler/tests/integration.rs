@@ -352,22 +352,39 @@ async fn repeated_failures_bump_one_event_and_keep_the_condition() {
     scheduler.abort();
 }
 
+/// A PriorityClass; the API server's Priority admission resolves a pod's
+/// `priorityClassName` into `spec.priority` (and refuses a bare integer).
+async fn priority_class(client: &kube::Client, name: &str, value: i32) {
+    use k8s_openapi::api::scheduling::v1::PriorityClass;
+    let classes: Api<PriorityClass> = Api::all(client.clone());
+    let class: PriorityClass = serde_json::from_value(json!({
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": name}, "value": value,
+    }))
+    .expect("class");
+    classes
+        .create(&PostParams::default(), &class)
+        .await
+        .expect("create class");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_higher_priority_pod_preempts_a_lower_one() {
     let server = support::TestServer::memory().await;
     let client = server.client().await;
     add_node(&client, "small", "1", "4Gi").await;
+    priority_class(&client, "high", 1000).await;
     let scheduler = tokio::spawn(Scheduler::new(client.clone()).run());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let with_priority = |name: &str, priority: i32| {
+    let with_priority = |name: &str, class: Option<&str>| {
         let mut p = pod_manifest(name, "800m");
         if let Some(s) = p.spec.as_mut() {
-            s.priority = Some(priority);
+            s.priority_class_name = class.map(str::to_string);
             s.termination_grace_period_seconds = Some(0);
         }
         p
     };
-    pods.create(&PostParams::default(), &with_priority("low", 0))
+    pods.create(&PostParams::default(), &with_priority("low", None))
         .await
         .expect("create low");
     eventually("low bound", || {
@@ -376,7 +393,7 @@ async fn a_higher_priority_pod_preempts_a_lower_one() {
     })
     .await;
     let high = pods
-        .create(&PostParams::default(), &with_priority("high", 1000))
+        .create(&PostParams::default(), &with_priority("high", Some("high")))
         .await
         .expect("create high");
     let high_uid = high.metadata.uid.clone().unwrap_or_default();
@@ -408,6 +425,7 @@ async fn preemption_policy_never_waits() {
     let server = support::TestServer::memory().await;
     let client = server.client().await;
     add_node(&client, "small", "1", "4Gi").await;
+    priority_class(&client, "high", 1000).await;
     let scheduler = tokio::spawn(Scheduler::new(client.clone()).run());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod_manifest("low", "800m"))
@@ -420,7 +438,7 @@ async fn preemption_policy_never_waits() {
     .await;
     let mut polite = pod_manifest("polite", "800m");
     if let Some(s) = polite.spec.as_mut() {
-        s.priority = Some(1000);
+        s.priority_class_name = Some("high".into());
         s.preemption_policy = Some("Never".into());
     }
     pods.create(&PostParams::default(), &polite)
@@ -450,21 +468,10 @@ async fn preemption_policy_never_waits() {
 /// Whether the API server resolves priorityClassName into spec.priority
 /// (admission's job; the scheduler only reads spec.priority).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "berth-apiserver does not resolve priorityClassName into spec.priority yet"]
 async fn priority_comes_from_the_priority_class() {
-    use k8s_openapi::api::scheduling::v1::PriorityClass;
     let server = support::TestServer::memory().await;
     let client = server.client().await;
-    let classes: Api<PriorityClass> = Api::all(client.clone());
-    let class: PriorityClass = serde_json::from_value(json!({
-        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-        "metadata": {"name": "high"}, "value": 1000,
-    }))
-    .expect("class");
-    classes
-        .create(&PostParams::default(), &class)
-        .await
-        .expect("create class");
+    priority_class(&client, "high", 1000).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let mut p = pod_manifest("probe", "100m");
     if let Some(s) = p.spec.as_mut() {

@@ -16,22 +16,23 @@ pub struct BalancedAllocation;
 
 /// (1 − std of fractions) × 100 over the resources the node has.
 pub fn balanced_score(requested: &[i64], allocatable: &[i64]) -> i64 {
-    let fractions: Vec<f64> = requested
+    // Walked twice instead of collected: this runs for every feasible node.
+    let fractions = requested
         .iter()
         .zip(allocatable)
         .filter(|(_, a)| **a != 0)
-        .map(|(r, a)| (*r as f64 / *a as f64).min(1.0))
-        .collect();
-    let std = match fractions.len() {
+        .map(|(r, a)| (*r as f64 / *a as f64).min(1.0));
+    let n = fractions.clone().count();
+    let std = match n {
         0 | 1 => 0.0,
-        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+        2 => {
+            let mut two = fractions;
+            let (a, b) = (two.next().unwrap_or(0.0), two.next().unwrap_or(0.0));
+            ((a - b) / 2.0).abs()
+        }
         n => {
-            let mean = fractions.iter().sum::<f64>() / n as f64;
-            let var = fractions
-                .iter()
-                .map(|f| (f - mean) * (f - mean))
-                .sum::<f64>()
-                / n as f64;
+            let mean = fractions.clone().sum::<f64>() / n as f64;
+            let var = fractions.map(|f| (f - mean) * (f - mean)).sum::<f64>() / n as f64;
             var.sqrt()
         }
     };

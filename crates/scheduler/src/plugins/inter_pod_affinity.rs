@@ -2,11 +2,14 @@
 //! domain (the value of `topologyKey` on the node).
 //!
 //! ```text
-//! PreFilter (once per pod, whole cluster):
+//! PreFilter (once per pod, from the snapshot's kept counts):
 //!   existing pods' required anti-affinity terms that match the pod ─▶ existing[key][value]
+//!     (the snapshot's index of placed terms: only terms that could select the pod)
 //!   pods matching ALL the pod's required affinity terms ─────────────▶ affinity[key][value]
 //!   pods matching any of the pod's required anti-affinity terms ─────▶ anti[key][value]
-//! Filter (per node, map look-ups only):
+//!     (per-node pod counts kept by the snapshot; terms with a
+//!      namespaceSelector walk the pods)
+//! Filter (per node, vector reads by node position and value id):
 //!   affinity: every term's key on the node, each domain with a match,
 //!     unless nothing matches anywhere and the pod matches its own terms
 //!     (the first of a group)         ─ no ▶ "didn't match pod affinity rules" (unresolvable)
@@ -22,10 +25,14 @@
 use super::{FilterPlugin, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::affinity_term::AffinityTerm;
 use crate::cycle_state::CycleState;
+use crate::existing_terms::TermKind;
 use crate::node_info::NodeInfo;
+use crate::pod_counts::{PodClause, PodFilter};
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
-use std::collections::{BTreeMap, HashMap};
+use crate::topology_values::TopologyValues;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const NAME: &str = "InterPodAffinity";
 pub const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
@@ -36,49 +43,115 @@ pub const REASON_EXISTING_ANTI_AFFINITY: &str =
 /// pod matches it (upstream's default hardPodAffinityWeight).
 pub const HARD_POD_AFFINITY_WEIGHT: i64 = 1;
 
-/// topologyKey → topology value → count (or score).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopologyCounts(HashMap<String, HashMap<String, i64>>);
+/// One topology key's counts, by the snapshot's value ids.
+#[derive(Clone, Debug)]
+struct KeyCounts {
+    key: String,
+    values: Arc<TopologyValues>,
+    counts: Vec<i64>,
+    /// Values whose count is not 0.
+    nonzero: usize,
+}
+
+impl KeyCounts {
+    fn add(&mut self, id: u32, delta: i64) {
+        let Some(c) = self.counts.get_mut(id as usize) else {
+            return;
+        };
+        let was = *c != 0;
+        *c += delta;
+        match (was, *c != 0) {
+            (false, true) => self.nonzero += 1,
+            (true, false) => self.nonzero -= 1,
+            _ => {}
+        }
+    }
+
+    /// The count of the domain of the node at `position`; None when the
+    /// node lacks the key.
+    fn at(&self, position: usize) -> Option<i64> {
+        let id = self.values.per_node.get(position).copied().flatten()?;
+        Some(self.counts.get(id as usize).copied().unwrap_or(0))
+    }
+}
+
+/// topologyKey → topology value → count (or score), by value id.
+#[derive(Clone, Debug, Default)]
+pub struct TopologyCounts(Vec<KeyCounts>);
 
 impl TopologyCounts {
-    fn add(&mut self, key: &str, value: &str, delta: i64) {
-        let values = self.0.entry(key.to_string()).or_default();
-        let count = values.entry(value.to_string()).or_default();
-        *count += delta;
-        if *count == 0 {
-            values.remove(value);
-            if values.is_empty() {
-                self.0.remove(key);
+    /// Counts that know these keys up front (the pod's own terms' keys).
+    fn with_keys<'a>(keys: impl IntoIterator<Item = &'a str>, snapshot: &Snapshot) -> Self {
+        let mut counts = TopologyCounts::default();
+        for key in keys {
+            counts.slot(key, snapshot);
+        }
+        counts
+    }
+
+    fn slot(&mut self, key: &str, snapshot: &Snapshot) -> &mut KeyCounts {
+        let i = match self.0.iter().position(|k| k.key == key) {
+            Some(i) => i,
+            None => {
+                let values = snapshot.topology_values(key);
+                self.0.push(KeyCounts {
+                    key: key.to_string(),
+                    counts: vec![0; values.values.len()],
+                    values,
+                    nonzero: 0,
+                });
+                self.0.len() - 1
             }
+        };
+        &mut self.0[i]
+    }
+
+    /// Add to the domain of the node at `position` (nothing if it lacks the key).
+    fn add_at(&mut self, key: &str, position: usize, delta: i64, snapshot: &Snapshot) {
+        let slot = self.slot(key, snapshot);
+        if let Some(id) = slot.values.per_node.get(position).copied().flatten() {
+            slot.add(id, delta);
+        }
+    }
+
+    /// Add to a domain named by its value.
+    fn add(&mut self, key: &str, value: &str, delta: i64, snapshot: &Snapshot) {
+        let slot = self.slot(key, snapshot);
+        if let Some(id) = slot.values.id_of(value) {
+            slot.add(id, delta);
         }
     }
 
     pub fn get(&self, key: &str, value: &str) -> i64 {
         self.0
-            .get(key)
-            .and_then(|v| v.get(value))
-            .copied()
+            .iter()
+            .find(|k| k.key == key)
+            .and_then(|k| k.values.id_of(value).map(|id| k.counts[id as usize]))
             .unwrap_or(0)
     }
 
+    /// No domain holds a count other than 0.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.iter().all(|k| k.nonzero == 0)
     }
 
-    /// Any domain of a node with these labels holds a positive count.
-    fn any_on(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().any(|(key, values)| {
-            labels
-                .get(key)
-                .is_some_and(|v| values.get(v).is_some_and(|c| *c > 0))
-        })
+    fn key(&self, key: &str) -> Option<&KeyCounts> {
+        self.0.iter().find(|k| k.key == key)
+    }
+
+    /// Any domain of the node at `position` holds a positive count.
+    fn any_on(&self, position: usize) -> bool {
+        self.0
+            .iter()
+            .any(|k| k.nonzero > 0 && k.at(position).is_some_and(|c| c > 0))
     }
 
     /// Σ over keys of the node's domain value (Score).
-    fn sum_on(&self, labels: &BTreeMap<String, String>) -> i64 {
+    fn sum_on(&self, position: usize) -> i64 {
         self.0
             .iter()
-            .filter_map(|(key, values)| values.get(labels.get(key)?))
+            .filter(|k| k.nonzero > 0)
+            .filter_map(|k| k.at(position))
             .sum()
     }
 }
@@ -119,6 +192,55 @@ fn matches_all(terms: &[AffinityTerm], target: &PodInfo, snapshot: &Snapshot) ->
     !terms.is_empty() && terms.iter().all(|t| term_matches(t, target, snapshot))
 }
 
+/// The pods all `terms` select, as a filter the snapshot keeps counts for;
+/// None when a term has a namespaceSelector (namespace labels may change
+/// under the cache), or there are no terms.
+fn cacheable_filter(terms: &[&AffinityTerm]) -> Option<PodFilter> {
+    if terms.is_empty() || terms.iter().any(|t| t.namespace_selector.is_some()) {
+        return None;
+    }
+    Some(PodFilter {
+        clauses: terms
+            .iter()
+            .map(|t| PodClause {
+                namespaces: t.namespaces.clone(),
+                selector: t.selector.clone(),
+            })
+            .collect(),
+        count_terminating: true,
+    })
+}
+
+/// Per node position, how many placed pods all `terms` select.
+fn for_each_node_count(
+    terms: &[&AffinityTerm],
+    snapshot: &Snapshot,
+    mut f: impl FnMut(usize, i64),
+) {
+    match cacheable_filter(terms) {
+        Some(filter) => {
+            let counts = snapshot.pod_counts(&filter);
+            for (position, n) in counts.per_node.iter().enumerate() {
+                if *n != 0 {
+                    f(position, *n);
+                }
+            }
+        }
+        None => {
+            for (position, node) in snapshot.nodes().enumerate() {
+                let n = node
+                    .pods
+                    .values()
+                    .filter(|p| terms.iter().all(|t| term_matches(t, p, snapshot)))
+                    .count() as i64;
+                if n != 0 {
+                    f(position, n);
+                }
+            }
+        }
+    }
+}
+
 impl AffinityFilterState {
     /// Count (or, with −1, uncount) `other` on `node` against `pod`.
     fn update_with(
@@ -134,21 +256,23 @@ impl AffinityFilterState {
             if let Some(value) = labels.get(&term.topology_key) {
                 if term_matches(term, pod, snapshot) {
                     self.existing_anti_affinity
-                        .add(&term.topology_key, value, delta);
+                        .add(&term.topology_key, value, delta, snapshot);
                 }
             }
         }
         if matches_all(&pod.required_affinity_terms, other, snapshot) {
             for term in &pod.required_affinity_terms {
                 if let Some(value) = labels.get(&term.topology_key) {
-                    self.affinity.add(&term.topology_key, value, delta);
+                    self.affinity
+                        .add(&term.topology_key, value, delta, snapshot);
                 }
             }
         }
         for term in &pod.required_anti_affinity_terms {
             if let Some(value) = labels.get(&term.topology_key) {
                 if term_matches(term, other, snapshot) {
-                    self.anti_affinity.add(&term.topology_key, value, delta);
+                    self.anti_affinity
+                        .add(&term.topology_key, value, delta, snapshot);
                 }
             }
         }
@@ -157,46 +281,58 @@ impl AffinityFilterState {
 
 /// The PreFilter work, public for benchmarks and tests.
 pub fn compute_filter_state(pod: &PodInfo, snapshot: &Snapshot) -> Option<AffinityFilterState> {
+    let affinity_keys = pod
+        .required_affinity_terms
+        .iter()
+        .map(|t| t.topology_key.as_str());
+    let anti_keys = pod
+        .required_anti_affinity_terms
+        .iter()
+        .map(|t| t.topology_key.as_str());
     let mut state = AffinityFilterState {
         matches_own_terms: matches_all(&pod.required_affinity_terms, pod, snapshot),
-        ..Default::default()
+        affinity: TopologyCounts::with_keys(affinity_keys, snapshot),
+        anti_affinity: TopologyCounts::with_keys(anti_keys, snapshot),
+        existing_anti_affinity: TopologyCounts::default(),
     };
+    let existing = &mut state.existing_anti_affinity;
+    snapshot.existing_terms_selecting(
+        pod,
+        &[TermKind::RequiredAntiAffinity],
+        |term| term_matches(term, pod, snapshot),
+        |_, term, position, count| existing.add_at(&term.topology_key, position, count, snapshot),
+    );
+    if !pod.required_affinity_terms.is_empty() {
+        let terms: Vec<&AffinityTerm> = pod.required_affinity_terms.iter().collect();
+        let affinity = &mut state.affinity;
+        for_each_node_count(&terms, snapshot, |position, n| {
+            for t in &terms {
+                affinity.add_at(&t.topology_key, position, n, snapshot);
+            }
+        });
+    }
+    for term in &pod.required_anti_affinity_terms {
+        let anti = &mut state.anti_affinity;
+        for_each_node_count(&[term], snapshot, |position, n| {
+            anti.add_at(&term.topology_key, position, n, snapshot);
+        });
+    }
     let incoming =
         !pod.required_affinity_terms.is_empty() || !pod.required_anti_affinity_terms.is_empty();
-    for node in snapshot.nodes() {
-        if incoming {
-            for other in node.pods.values() {
-                state.update_with(pod, other, node, snapshot, 1);
-            }
-        } else if node.pods_with_required_anti_affinity > 0 {
-            let labels = node_labels(node);
-            for other in node.pods.values() {
-                for term in &other.required_anti_affinity_terms {
-                    if let Some(value) = labels.get(&term.topology_key) {
-                        if term_matches(term, pod, snapshot) {
-                            state
-                                .existing_anti_affinity
-                                .add(&term.topology_key, value, 1);
-                        }
-                    }
-                }
-            }
-        }
-    }
     (incoming || !state.existing_anti_affinity.is_empty()).then_some(state)
 }
 
-fn satisfies_affinity(
-    state: &AffinityFilterState,
-    pod: &PodInfo,
-    labels: &BTreeMap<String, String>,
-) -> bool {
+fn satisfies_affinity(state: &AffinityFilterState, pod: &PodInfo, position: usize) -> bool {
     let mut pods_exist = true;
     for term in &pod.required_affinity_terms {
-        let Some(value) = labels.get(&term.topology_key) else {
+        let Some(count) = state
+            .affinity
+            .key(&term.topology_key)
+            .and_then(|k| k.at(position))
+        else {
             return false;
         };
-        if state.affinity.get(&term.topology_key, value) <= 0 {
+        if count <= 0 {
             pods_exist = false;
         }
     }
@@ -205,15 +341,13 @@ fn satisfies_affinity(
     pods_exist || (state.affinity.is_empty() && state.matches_own_terms)
 }
 
-fn satisfies_anti_affinity(
-    state: &AffinityFilterState,
-    pod: &PodInfo,
-    labels: &BTreeMap<String, String>,
-) -> bool {
+fn satisfies_anti_affinity(state: &AffinityFilterState, pod: &PodInfo, position: usize) -> bool {
     !pod.required_anti_affinity_terms.iter().any(|term| {
-        labels
-            .get(&term.topology_key)
-            .is_some_and(|v| state.anti_affinity.get(&term.topology_key, v) > 0)
+        state
+            .anti_affinity
+            .key(&term.topology_key)
+            .and_then(|k| k.at(position))
+            .is_some_and(|c| c > 0)
     })
 }
 
@@ -236,14 +370,13 @@ impl FilterPlugin for InterPodAffinity {
         let Some(s) = &state.inter_pod_affinity else {
             return Ok(());
         };
-        let labels = node_labels(node);
-        if !satisfies_affinity(s, pod, labels) {
+        if !satisfies_affinity(s, pod, node.position) {
             return Err(Rejection::unresolvable(REASON_AFFINITY));
         }
-        if !satisfies_anti_affinity(s, pod, labels) {
+        if !satisfies_anti_affinity(s, pod, node.position) {
             return Err(Rejection::unschedulable_one(REASON_ANTI_AFFINITY));
         }
-        if s.existing_anti_affinity.any_on(labels) {
+        if s.existing_anti_affinity.any_on(node.position) {
             return Err(Rejection::unschedulable_one(REASON_EXISTING_ANTI_AFFINITY));
         }
         Ok(())
@@ -266,53 +399,40 @@ impl FilterPlugin for InterPodAffinity {
 
 /// The PreScore work: Σ ± weights per topology domain.
 pub fn compute_score_state(pod: &PodInfo, snapshot: &Snapshot) -> Option<AffinityScoreState> {
-    let has_preferred =
-        !pod.preferred_affinity_terms.is_empty() || !pod.preferred_anti_affinity_terms.is_empty();
     let mut score = TopologyCounts::default();
-    for node in snapshot.nodes() {
-        if !has_preferred && node.pods_with_affinity == 0 {
-            continue;
-        }
-        let labels = node_labels(node);
-        if labels.is_empty() {
-            continue;
-        }
-        let mut add = |term: &AffinityTerm, weight: i64| {
-            if let Some(value) = labels.get(&term.topology_key) {
-                score.add(&term.topology_key, value, weight);
-            }
-        };
-        for other in node.pods.values() {
-            if !has_preferred && !other.has_affinity() {
-                continue;
-            }
-            for w in &pod.preferred_affinity_terms {
-                if term_matches(&w.term, other, snapshot) {
-                    add(&w.term, w.weight);
-                }
-            }
-            for w in &pod.preferred_anti_affinity_terms {
-                if term_matches(&w.term, other, snapshot) {
-                    add(&w.term, -w.weight);
-                }
-            }
-            for t in &other.required_affinity_terms {
-                if term_matches(t, pod, snapshot) {
-                    add(t, HARD_POD_AFFINITY_WEIGHT);
-                }
-            }
-            for w in &other.preferred_affinity_terms {
-                if term_matches(&w.term, pod, snapshot) {
-                    add(&w.term, w.weight);
-                }
-            }
-            for w in &other.preferred_anti_affinity_terms {
-                if term_matches(&w.term, pod, snapshot) {
-                    add(&w.term, -w.weight);
-                }
-            }
-        }
+    // The pod's preferred terms against the pods already placed.
+    let own = pod
+        .preferred_affinity_terms
+        .iter()
+        .map(|w| (w, w.weight))
+        .chain(
+            pod.preferred_anti_affinity_terms
+                .iter()
+                .map(|w| (w, -w.weight)),
+        );
+    for (w, weight) in own {
+        for_each_node_count(&[&w.term], snapshot, |position, n| {
+            score.add_at(&w.term.topology_key, position, weight * n, snapshot);
+        });
     }
+    // Placed pods' terms against the pod.
+    snapshot.existing_terms_selecting(
+        pod,
+        &[
+            TermKind::RequiredAffinity,
+            TermKind::PreferredAffinity,
+            TermKind::PreferredAntiAffinity,
+        ],
+        |term| term_matches(term, pod, snapshot),
+        |kind, term, position, amount| {
+            let weight = match kind {
+                TermKind::RequiredAffinity => HARD_POD_AFFINITY_WEIGHT * amount,
+                TermKind::PreferredAntiAffinity => -amount,
+                _ => amount,
+            };
+            score.add_at(&term.topology_key, position, weight, snapshot);
+        },
+    );
     (!score.is_empty()).then_some(AffinityScoreState {
         topology_score: score,
     })
@@ -338,7 +458,7 @@ impl ScorePlugin for InterPodAffinity {
         state
             .inter_pod_affinity_score
             .as_ref()
-            .map_or(0, |s| s.topology_score.sum_on(node_labels(node)))
+            .map_or(0, |s| s.topology_score.sum_on(node.position))
     }
 
     fn normalize(&self, scores: &mut [i64]) {

@@ -4,10 +4,15 @@
 //!   expressions and fields are ANDed; an empty term matches nothing).
 //! - Score: the sum of the weights of the preferred terms the node matches,
 //!   scaled so the best node gets 100.
+//!
+//! PreFilter/PreScore compile the selectors against the snapshot's label
+//! index (`node_selector.rs`); without that state (a bare `filter` call)
+//! the labels are matched as strings.
 
 use super::{default_normalize, FilterPlugin, Rejection, ScorePlugin};
 use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
+use crate::node_selector::{PreferredNodeAffinity, RequiredNodeAffinity};
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::{
@@ -15,13 +20,14 @@ use k8s_openapi::api::core::v1::{
     PreferredSchedulingTerm,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const NAME: &str = "NodeAffinity";
 pub const REASON: &str = "node(s) didn't match Pod's node affinity/selector";
 
 pub struct NodeAffinity;
 
-fn affinity(pod: &PodInfo) -> Option<&NodeAffinitySpec> {
+pub fn affinity(pod: &PodInfo) -> Option<&NodeAffinitySpec> {
     pod.pod
         .spec
         .as_ref()
@@ -39,7 +45,7 @@ fn preferred(pod: &PodInfo) -> &[PreferredSchedulingTerm] {
 }
 
 /// One requirement against a value that may be absent (label or field).
-fn requirement_matches(req: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+pub fn requirement_matches(req: &NodeSelectorRequirement, value: Option<&str>) -> bool {
     let values = req.values.as_deref().unwrap_or_default();
     match req.operator.as_str() {
         "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
@@ -113,8 +119,22 @@ impl FilterPlugin for NodeAffinity {
         NAME
     }
 
-    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        if required_matches(pod, node) {
+    fn pre_filter(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        state: &mut CycleState,
+    ) -> Result<(), Rejection> {
+        state.node_affinity = RequiredNodeAffinity::compile(pod, snapshot).map(Arc::new);
+        Ok(())
+    }
+
+    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+        let fits = match &state.node_affinity {
+            Some(compiled) => compiled.matches(node),
+            None => required_matches(pod, node),
+        };
+        if fits {
             Ok(())
         } else {
             Err(Rejection::unresolvable(REASON))
@@ -131,7 +151,22 @@ impl ScorePlugin for NodeAffinity {
         !preferred(pod).is_empty()
     }
 
-    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn pre_score(
+        &self,
+        pod: &PodInfo,
+        _feasible: &[&NodeInfo],
+        snapshot: &Snapshot,
+        state: &mut CycleState,
+    ) -> bool {
+        state.node_affinity_preferred =
+            Some(Arc::new(PreferredNodeAffinity::compile(pod, snapshot)));
+        true
+    }
+
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+        if let Some(compiled) = &state.node_affinity_preferred {
+            return compiled.score(node);
+        }
         preferred(pod)
             .iter()
             .filter(|t| term_matches(&t.preference, node))
@@ -149,7 +184,6 @@ mod tests {
     use super::*;
     use crate::testing::{labeled, node, pod};
     use k8s_openapi::api::core::v1::{Affinity, NodeSelector};
-    use std::sync::Arc;
 
     fn req(key: &str, op: &str, values: &[&str]) -> NodeSelectorRequirement {
         NodeSelectorRequirement {

@@ -11,7 +11,7 @@ use super::{FilterPlugin, Rejection};
 use crate::cycle_state::CycleState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
-use k8s_openapi::api::core::v1::Taint;
+use k8s_openapi::api::core::v1::{Node, Taint};
 
 pub const NAME: &str = "NodeReady";
 pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
@@ -19,10 +19,15 @@ pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
 pub struct NodeReady;
 
-/// The taint the node lifecycle controller would add for this node, if any.
+/// The taint the node lifecycle controller would add for this node, if any
+/// (kept on `NodeInfo::ready_taint`).
 pub fn implied_taint(node: &NodeInfo) -> Option<Taint> {
+    node.ready_taint.clone()
+}
+
+/// The taint a node object's Ready condition implies, if any.
+pub fn ready_taint(node: &Node) -> Option<Taint> {
     let ready = node
-        .node
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -46,17 +51,17 @@ impl FilterPlugin for NodeReady {
     }
 
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        let Some(taint) = implied_taint(node) else {
+        let Some(taint) = &node.ready_taint else {
             return Ok(());
         };
         let already_tainted = node
             .taints()
             .iter()
             .any(|t| t.key == taint.key && t.effect == taint.effect);
-        if already_tainted || tolerates_taint(pod, &taint) {
+        if already_tainted || tolerates_taint(pod, taint) {
             return Ok(());
         }
-        Err(Rejection::unresolvable(untolerated_reason(&taint)))
+        Err(Rejection::unresolvable(untolerated_reason(taint)))
     }
 }
 

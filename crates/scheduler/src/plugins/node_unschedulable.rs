@@ -20,13 +20,7 @@ impl FilterPlugin for NodeUnschedulable {
     }
 
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        let cordoned = node
-            .node
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
-        if !cordoned {
+        if !node.cordoned {
             return Ok(());
         }
         let taint = Taint {

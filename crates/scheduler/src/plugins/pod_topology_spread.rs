@@ -23,11 +23,13 @@ use super::{FilterPlugin, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::cycle_state::CycleState;
 use crate::label_selector::{Operator, Requirement, Selector};
 use crate::node_info::NodeInfo;
+use crate::node_selector::RequiredNodeAffinity;
+use crate::pod_counts::{NodeCounts, PodClause, PodFilter};
 use crate::pod_info::PodInfo;
 use crate::snapshot::{ControllerKind, Snapshot};
 use crate::topology_values::TopologyValues;
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub const NAME: &str = "PodTopologySpread";
@@ -78,7 +80,25 @@ impl SpreadConstraint {
         if self.honor_node_affinity && !required_matches(pod, node) {
             return false;
         }
-        if self.honor_node_taints {
+        self.tolerated(pod, node)
+    }
+
+    /// Same, with the pod's node affinity compiled for the snapshot.
+    fn includes_compiled(
+        &self,
+        affinity: Option<&RequiredNodeAffinity>,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> bool {
+        if self.honor_node_affinity && affinity.is_some_and(|a| !a.matches(node)) {
+            return false;
+        }
+        self.tolerated(pod, node)
+    }
+
+    /// nodeTaintsPolicy: with Honor, the node's hard taints must be tolerated.
+    fn tolerated(&self, pod: &PodInfo, node: &NodeInfo) -> bool {
+        if self.honor_node_taints && node.has_hard_taints {
             let untolerated = node.taints().iter().any(|t| {
                 matches!(t.effect.as_str(), "NoSchedule" | "NoExecute") && !tolerates_taint(pod, t)
             });
@@ -89,15 +109,16 @@ impl SpreadConstraint {
         true
     }
 
-    /// Pods on `node` in the pod's namespace this constraint selects (pods
-    /// being deleted do not count).
-    fn count_on(&self, node: &NodeInfo, namespace: &str) -> i64 {
-        node.pods
-            .values()
-            .filter(|p| {
-                !p.terminating && p.namespace == namespace && self.selector.matches(p.labels())
-            })
-            .count() as i64
+    /// The pods this constraint counts: in the pod's namespace, selected,
+    /// not being deleted.
+    pub fn pod_filter(&self, namespace: &str) -> PodFilter {
+        PodFilter {
+            clauses: vec![PodClause {
+                namespaces: vec![namespace.to_string()],
+                selector: self.selector.clone(),
+            }],
+            count_terminating: false,
+        }
     }
 }
 
@@ -184,6 +205,11 @@ fn has_all_keys(node: &NodeInfo, constraints: &[SpreadConstraint]) -> bool {
         .all(|c| labels.is_some_and(|l| l.contains_key(&c.topology_key)))
 }
 
+/// Per node position: does it have every constraint's key (by label index).
+fn has_all_keys_at(domains: &[DomainCounts], position: usize) -> bool {
+    domains.iter().all(|d| d.id_at(position).is_some())
+}
+
 /// Matching pods per domain of one constraint, in the ids of the
 /// snapshot's topology values.
 #[derive(Clone, Debug)]
@@ -203,6 +229,18 @@ impl DomainCounts {
     pub fn get(&self, value: &str) -> i64 {
         self.values
             .id_of(value)
+            .and_then(|id| self.counts[id as usize])
+            .unwrap_or(0)
+    }
+
+    /// The value id of the node at `position`, if it has the key.
+    pub fn id_at(&self, position: usize) -> Option<u32> {
+        self.values.per_node.get(position).copied().flatten()
+    }
+
+    /// Matching pods in the domain of the node at `position`.
+    pub fn at(&self, position: usize) -> i64 {
+        self.id_at(position)
             .and_then(|id| self.counts[id as usize])
             .unwrap_or(0)
     }
@@ -241,8 +279,9 @@ fn policies_matter(c: &SpreadConstraint, pod: &PodInfo) -> bool {
 }
 
 /// Count matching pods per domain over every node that has all the keys
-/// (`require_all`) and that each constraint's policies include. With
-/// `only` set, only domains already registered there are counted.
+/// (`require_all`) and that each constraint's policies include. Without
+/// `register`, only domains already registered are counted. Pods per node
+/// come from the snapshot's kept counts, not from walking the pods.
 fn count_domains(
     pod: &PodInfo,
     constraints: &[SpreadConstraint],
@@ -255,11 +294,20 @@ fn count_domains(
         .iter()
         .map(|c| policies_matter(c, pod))
         .collect();
+    let affinity = if check.iter().any(|c| *c) {
+        RequiredNodeAffinity::compile(pod, snapshot)
+    } else {
+        None
+    };
+    let counts: Vec<Arc<NodeCounts>> = constraints
+        .iter()
+        .map(|c| snapshot.pod_counts(&c.pod_filter(&pod.namespace)))
+        .collect();
     let mut ids: Vec<Option<u32>> = vec![None; constraints.len()];
     for (pos, node) in snapshot.nodes().enumerate() {
         let mut missing = false;
         for (i, d) in domains.iter().enumerate() {
-            ids[i] = d.values.per_node.get(pos).copied().flatten();
+            ids[i] = d.id_at(pos);
             missing |= ids[i].is_none();
         }
         if require_all && missing {
@@ -269,19 +317,14 @@ fn count_domains(
             let Some(id) = ids[i] else {
                 continue;
             };
-            if check[i] && !c.includes_node(pod, node) {
+            if check[i] && !c.includes_compiled(affinity.as_ref(), pod, node) {
                 continue;
             }
             let slot = &mut domains[i].counts[id as usize];
             if slot.is_none() && !register {
                 continue;
             }
-            let n = if node.pods.is_empty() {
-                0
-            } else {
-                c.count_on(node, &pod.namespace)
-            };
-            *slot.get_or_insert(0) += n;
+            *slot.get_or_insert(0) += counts[i].at(pos);
         }
     }
     domains
@@ -294,6 +337,8 @@ pub struct SpreadFilterState {
     pub matches: Vec<DomainCounts>,
     /// Per constraint: the smallest count over its domains.
     pub min_matches: Vec<i64>,
+    /// Per constraint: how many eligible domains.
+    pub domains: Vec<i64>,
     /// Per constraint: whether the pod itself is selected.
     pub self_match: Vec<bool>,
 }
@@ -301,6 +346,7 @@ pub struct SpreadFilterState {
 impl SpreadFilterState {
     fn recompute_min(&mut self) {
         self.min_matches = self.matches.iter().map(DomainCounts::min).collect();
+        self.domains = self.matches.iter().map(DomainCounts::domains).collect();
     }
 }
 
@@ -323,6 +369,7 @@ pub fn compute_filter_state(pod: &PodInfo, snapshot: &Snapshot) -> Option<Spread
         constraints,
         matches,
         min_matches: Vec::new(),
+        domains: Vec::new(),
         self_match,
     };
     state.recompute_min();
@@ -332,11 +379,14 @@ pub fn compute_filter_state(pod: &PodInfo, snapshot: &Snapshot) -> Option<Spread
 #[derive(Clone, Debug, Default)]
 pub struct SpreadScoreState {
     pub constraints: Vec<SpreadConstraint>,
-    /// Feasible nodes lacking a key of the pod's own constraints: score 0.
-    pub ignored: HashSet<String>,
+    /// By node position: a feasible node lacking a key of the pod's own
+    /// constraints (scores 0).
+    pub ignored: Vec<bool>,
     /// Per constraint (not hostname): matching pods per domain of a
     /// feasible node.
     pub counts: Vec<DomainCounts>,
+    /// Per hostname constraint: matching pods per node position.
+    pub host_counts: Vec<Option<Arc<NodeCounts>>>,
     /// Per constraint: ln(number of domains + 2).
     pub weights: Vec<f64>,
 }
@@ -362,31 +412,42 @@ pub fn compute_score_state(
     // Only the pod's own constraints need every key: nodes without a zone
     // still spread by hostname under the defaults.
     let require_all = own;
-    let mut ignored = HashSet::new();
+    let mut ignored = vec![false; snapshot.num_nodes()];
+    let mut num_ignored = 0;
     let mut counts: Vec<DomainCounts> = constraints
         .iter()
         .map(|c| DomainCounts::new(snapshot.topology_values(&c.topology_key)))
         .collect();
     for node in feasible {
-        if require_all && !has_all_keys(node, &constraints) {
-            ignored.insert(node.name.clone());
+        if require_all && !has_all_keys_at(&counts, node.position) {
+            if let Some(slot) = ignored.get_mut(node.position) {
+                num_ignored += usize::from(!*slot);
+                *slot = true;
+            }
             continue;
         }
         for (i, c) in constraints.iter().enumerate() {
             if c.topology_key == HOSTNAME_KEY {
                 continue;
             }
-            if let Some(value) = node.labels().and_then(|l| l.get(&c.topology_key)) {
-                counts[i].add(value, 0);
+            if let Some(id) = counts[i].id_at(node.position) {
+                counts[i].counts[id as usize].get_or_insert(0);
             }
         }
     }
+    let host_counts = constraints
+        .iter()
+        .map(|c| {
+            (c.topology_key == HOSTNAME_KEY)
+                .then(|| snapshot.pod_counts(&c.pod_filter(&pod.namespace)))
+        })
+        .collect();
     let weights = constraints
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let size = if c.topology_key == HOSTNAME_KEY {
-                feasible.len() - ignored.len()
+                feasible.len() - num_ignored
             } else {
                 counts[i].domains() as usize
             };
@@ -418,6 +479,7 @@ pub fn compute_score_state(
         constraints,
         ignored,
         counts,
+        host_counts,
         weights,
     })
 }
@@ -444,16 +506,15 @@ impl FilterPlugin for PodTopologySpread {
             return Ok(());
         };
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = node.labels().and_then(|l| l.get(&c.topology_key)) else {
+            let Some(id) = s.matches[i].id_at(node.position) else {
                 return Err(Rejection::unresolvable(REASON_MISSING_LABEL));
             };
-            let domains = s.matches[i].domains();
-            let min = if domains < c.min_domains {
+            let min = if s.domains[i] < c.min_domains {
                 0
             } else {
                 s.min_matches[i]
             };
-            let here = s.matches[i].get(value);
+            let here = s.matches[i].counts[id as usize].unwrap_or(0);
             let skew = here + i64::from(s.self_match[i]) - min;
             if skew > c.max_skew {
                 return Err(Rejection::unschedulable_one(REASON));
@@ -508,22 +569,21 @@ impl ScorePlugin for PodTopologySpread {
         state.topology_spread_score.is_some()
     }
 
-    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+    fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
         let Some(s) = &state.topology_spread_score else {
             return 0;
         };
-        if s.ignored.contains(&node.name) {
+        if s.ignored.get(node.position).copied().unwrap_or(false) {
             return 0;
         }
         let mut score = 0.0;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = node.labels().and_then(|l| l.get(&c.topology_key)) else {
+            if s.counts[i].id_at(node.position).is_none() {
                 continue;
-            };
-            let count = if c.topology_key == HOSTNAME_KEY {
-                c.count_on(node, &pod.namespace)
-            } else {
-                s.counts[i].get(value)
+            }
+            let count = match &s.host_counts[i] {
+                Some(per_node) => per_node.at(node.position),
+                None => s.counts[i].at(node.position),
             };
             score += count as f64 * s.weights[i] + (c.max_skew - 1) as f64;
         }
@@ -535,7 +595,7 @@ impl ScorePlugin for PodTopologySpread {
             state
                 .topology_spread_score
                 .as_ref()
-                .is_some_and(|s| s.ignored.contains(&nodes[i].name))
+                .is_some_and(|s| s.ignored.get(nodes[i].position).copied().unwrap_or(false))
         };
         let mut min = i64::MAX;
         let mut max = 0;

@@ -63,6 +63,9 @@ impl FilterPlugin for TaintToleration {
     }
 
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
+        if !node.has_hard_taints {
+            return Ok(());
+        }
         let untolerated = node.taints().iter().find(|taint| {
             matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute")
                 && !tolerates_taint(pod, taint)
@@ -82,6 +85,9 @@ impl ScorePlugin for TaintToleration {
     /// Raw score: how many PreferNoSchedule taints the pod does not tolerate
     /// (only tolerations for that effect, or for all effects, count).
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> i64 {
+        if !node.has_soft_taints {
+            return 0;
+        }
         let prefer: Vec<&Toleration> = tolerations(pod)
             .iter()
             .filter(|t| {
