@@ -7,6 +7,7 @@
 //!             ─▶ `ip route replace CIDR via IP proto 200` for new/changed,
 //!                `ip route del CIDR proto 200` for gone
 //! ```
+//! Checked against the kernel's table on every node event and every 2 s.
 //! Routes carry protocol 200 so `berth down` can flush exactly ours.
 
 use futures::StreamExt;
@@ -102,19 +103,54 @@ pub async fn run(client: kube::Client, me: String) {
     .touched_objects();
     let mut stream = std::pin::pin!(stream);
     flush();
-    let mut current: BTreeMap<String, String> = BTreeMap::new();
-    while let Some(event) = stream.next().await {
-        if event.is_err() {
-            continue;
+    // Compared with the kernel's table on every pass, not a memory of it: a
+    // failed `ip` call is retried and a route someone removed comes back.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            event = stream.next() => match event {
+                None => return,
+                Some(Err(e)) => {
+                    tracing::warn!("node routes: watching nodes: {e}");
+                    continue;
+                }
+                Some(Ok(_)) => {}
+            },
+            _ = tick.tick() => {}
         }
         let nodes = reader.state();
         let refs: Vec<&Node> = nodes.iter().map(|n| n.as_ref()).collect();
         let wanted = desired(&refs, &me);
-        for cmd in plan(&current, &wanted) {
-            ip(&cmd);
+        for cmd in plan(&installed(), &wanted) {
+            if ip(&cmd) {
+                tracing::info!("node routes: ip {}", cmd.join(" "));
+            }
         }
-        current = wanted;
     }
+}
+
+/// berth's routes in the kernel now: destination → gateway.
+fn installed() -> BTreeMap<String, String> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "route", "show", "proto", ROUTE_PROTO])
+        .output();
+    let Ok(out) = out else {
+        return BTreeMap::new();
+    };
+    parse_installed(&out.stdout)
+}
+
+fn parse_installed(json: &[u8]) -> BTreeMap<String, String> {
+    let routes: Vec<serde_json::Value> = serde_json::from_slice(json).unwrap_or_default();
+    routes
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.get("dst")?.as_str()?.to_string(),
+                r.get("gateway")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,6 +179,17 @@ mod tests {
             wanted,
             BTreeMap::from([("10.42.1.0/24".to_string(), "10.0.0.2".to_string())])
         );
+    }
+
+    #[test]
+    fn installed_routes_are_read_from_ip_json() {
+        let json = br#"[{"dst":"10.42.1.0/24","gateway":"10.99.0.12","dev":"eth0","protocol":"200","flags":[]},
+                        {"dst":"10.42.2.0/24","dev":"berth0","flags":[]}]"#;
+        assert_eq!(
+            parse_installed(json),
+            BTreeMap::from([("10.42.1.0/24".to_string(), "10.99.0.12".to_string())])
+        );
+        assert!(parse_installed(b"").is_empty());
     }
 
     #[test]
