@@ -71,7 +71,7 @@ pub async fn start(
         started,
         &format!("starting containerd ({})", ccfg.socket.display()),
     );
-    let containerd = berth_cri::containerd::Containerd::start(ccfg)
+    let containerd = berth_cri::containerd::Containerd::adopt_or_start(ccfg)
         .await
         .context(
             "starting containerd (is the `containerd` package installed? `make up` installs it)",
@@ -79,9 +79,14 @@ pub async fn start(
     step(
         started,
         &format!(
-            "containerd ready: {} {}",
+            "containerd ready: {} {}{}",
             containerd.version().runtime_name,
-            containerd.version().runtime_version
+            containerd.version().runtime_version,
+            if containerd.pid().is_none() {
+                " (adopted: its containers keep running)"
+            } else {
+                ""
+            }
         ),
     );
 
