@@ -53,6 +53,18 @@ pub async fn ensure(srv: &Arc<Server>) {
             "preemptionPolicy": "PreemptLowerPriority",
         })).await;
     }
+    // Cluster DNS runs on every node at this address (berth-dns on lo), so
+    // the Service only reserves the IP and names it; berth-proxy skips it.
+    let dns_ip = srv.config.service_cidr.nth(10).to_string();
+    ensure_object(srv, "", "v1", "services", Some("kube-system"), json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {
+            "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "berth.dev/node-local": "true"}},
+        "spec": {"clusterIP": dns_ip, "ports": [
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+        ], "sessionAffinity": "None", "type": "ClusterIP"},
+    })).await;
     let port = srv.config.bind.port();
     let ip = srv.config.service_cidr.nth(1).to_string();
     ensure_object(srv, "", "v1", "services", Some("default"), json!({

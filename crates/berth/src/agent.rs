@@ -35,6 +35,12 @@ pub struct AgentArgs {
     /// Extra node labels, key=value (repeatable).
     #[arg(long = "node-label")]
     node_labels: Vec<String>,
+    /// The cluster's pod network (as given to the server's --cluster-cidr).
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// The cluster DNS address (the server's service CIDR + 10).
+    #[arg(long, default_value = "10.43.0.10")]
+    cluster_dns: std::net::Ipv4Addr,
     /// HTTPS port of the node server (logs, exec, port-forward); 0 picks a free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
@@ -102,6 +108,8 @@ pub fn run(args: AgentArgs) -> Result<()> {
                 cert_pem: creds.serving_cert.clone(),
                 key_pem: creds.serving_key.clone(),
             },
+            cluster_cidr: args.cluster_cidr.clone(),
+            cluster_dns: args.cluster_dns,
         };
         let _containerd = node::start(setup, client, started).await?;
         if args.exit_with_parent {

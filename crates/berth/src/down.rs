@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! SIGTERM berth (--data-dir D) ─▶ containerd answering? (else start it) ─▶ stop+remove sandboxes
-//!   ─▶ stop containerd, kill leftover shims ─▶ umount -R under D ─▶ CNI IPAM state, bridge
+//!   ─▶ stop containerd, kill leftover shims ─▶ umount -R under D
+//!   ─▶ (node dirs) CNI IPAM state, bridge, nftables table, node routes, DNS address
 //! ```
 
 use anyhow::{Context, Result};
@@ -162,18 +163,41 @@ pub async fn down(data_dir: &Path) -> Result<()> {
         // SAFETY: umount2 on a path string we own; MNT_DETACH so busy mounts go too.
         unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
     }
-    // 5. CNI: the host-local IPAM records of this network and the bridge.
-    let ipam = PathBuf::from("/var/lib/cni/networks/berth");
-    if ipam.exists() {
-        let _ = std::fs::remove_dir_all(&ipam);
-    }
-    let bridge = Path::new("/sys/class/net").join(berth_kubelet::cni::BRIDGE);
-    if bridge.exists() {
-        let status = std::process::Command::new("ip")
-            .args(["link", "delete", berth_kubelet::cni::BRIDGE])
-            .status();
-        if status.map(|s| s.success()).unwrap_or(false) {
-            step(&format!("removed bridge {}", berth_kubelet::cni::BRIDGE));
+    // 5. The node's network: IPAM records, bridge, service rules, routes to
+    //    other nodes, the cluster DNS address. Only for a data dir that ran a
+    //    node: a server-only dir must not touch another cluster's node.
+    if data_dir.join("agent").exists() {
+        let _ = std::fs::remove_dir_all(data_dir.join("agent").join("cni-ipam"));
+        let legacy_ipam = PathBuf::from("/var/lib/cni/networks/berth");
+        if legacy_ipam.exists() {
+            let _ = std::fs::remove_dir_all(&legacy_ipam);
+        }
+        let bridge = Path::new("/sys/class/net").join(berth_kubelet::cni::BRIDGE);
+        if bridge.exists() {
+            let status = std::process::Command::new("ip")
+                .args(["link", "delete", berth_kubelet::cni::BRIDGE])
+                .status();
+            if status.map(|s| s.success()).unwrap_or(false) {
+                step(&format!("removed bridge {}", berth_kubelet::cni::BRIDGE));
+            }
+        }
+        if berth_proxy::cleanup_table().is_ok() {
+            step("removed nftables table ip berth");
+        }
+        berth_kubelet::routes::flush();
+        // The cluster DNS address on lo (10.43.0.10 unless the service CIDR differs).
+        let lo = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr", "show", "dev", "lo"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for addr in lo
+            .split_whitespace()
+            .filter(|w| w.ends_with("/32") && w.starts_with("10.43."))
+        {
+            let _ = std::process::Command::new("ip")
+                .args(["addr", "del", addr, "dev", "lo"])
+                .status();
         }
     }
     step("done");

@@ -95,6 +95,13 @@ struct ServerArgs {
     /// Exit when the parent process goes away (test harnesses).
     #[arg(long, hide = true)]
     exit_with_parent: bool,
+    /// Pod IPs come from this range; every node gets a /24 of it.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// How long a node may stay silent before it is marked NotReady/Unknown and its pods
+    /// start to be evicted (after their tolerationSeconds, 300 s by default).
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    node_monitor_grace_period: std::time::Duration,
     /// Roll every Deployment back automatically when its rollout fails (a Deployment can
     /// opt out with the annotation berth.dev/auto-rollback: "false", or opt in without this).
     #[arg(long)]
@@ -120,7 +127,8 @@ fn real_main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                // hickory logs every DNS request at info.
+                .unwrap_or_else(|_| "info,hickory_server=warn".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -236,8 +244,18 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             berth_controllers::DEFAULT_RESYNC,
             args.auto_rollback,
         );
-        tokio::spawn(berth_controllers::run_all_with_context(client.clone(), ctx));
-        step(started, "controllers started (replicaset, deployment)");
+        let mut cluster_config = berth_controllers::cluster::ClusterControllersConfig::default();
+        cluster_config.node_lifecycle.grace_period = args.node_monitor_grace_period;
+        cluster_config.node_ipam = Some(berth_controllers::node_ipam::NodeIpamConfig {
+            cluster_cidr: args.cluster_cidr.clone(),
+            ..Default::default()
+        });
+        tokio::spawn(berth_controllers::run_all_with_config(
+            client.clone(),
+            ctx,
+            cluster_config,
+        ));
+        step(started, "controllers started");
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
             node::require_root("`berth up`")
@@ -329,7 +347,32 @@ fn up_node_setup(args: &ServerArgs, pki: &berth_apiserver::pki::Pki) -> Result<n
             cert_pem,
             key_pem,
         },
+        cluster_cidr: args.cluster_cidr.clone(),
+        cluster_dns: args
+            .service_cidr
+            .parse::<Cidr>()
+            .map_err(anyhow::Error::msg)
+            .context("--service-cidr")?
+            .nth(10),
     })
+}
+
+/// `40s`, `2m`, `1h` or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 40s, 2m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?}: use s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 pub(crate) async fn wait_for_signal() {

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! root? ─▶ containerd (generated config) ─▶ import missing images ─▶ kubelet agent (register, lease, pods)
+//!       ─▶ proxy (Services → nftables table `ip berth`) ─▶ cluster DNS on 10.43.0.10:53 (added to lo)
 //! ```
 
 use crate::step;
@@ -22,6 +23,10 @@ pub struct NodeSetup {
     pub labels: Vec<(String, String)>,
     /// The node server's certificate and the CA its clients are checked against.
     pub serving_tls: berth_kubelet::server::ServingTls,
+    /// The pod network of the whole cluster (node pod CIDRs come from it).
+    pub cluster_cidr: String,
+    /// Address of the cluster DNS, answered on every node.
+    pub cluster_dns: std::net::Ipv4Addr,
 }
 
 impl NodeSetup {
@@ -34,6 +39,9 @@ impl NodeSetup {
         cfg.node_labels = self.labels.clone();
         cfg.server_port = self.kubelet_port;
         cfg.serving_tls = Some(self.serving_tls.clone());
+        cfg.pause_image = berth_images::PAUSE_IMAGE.to_string();
+        cfg.cluster_dns = vec![self.cluster_dns.to_string()];
+        cfg.manage_routes = true;
         cfg
     }
 }
@@ -63,7 +71,7 @@ pub async fn start(
         started,
         &format!("starting containerd ({})", ccfg.socket.display()),
     );
-    let containerd = berth_cri::containerd::Containerd::start(ccfg)
+    let containerd = berth_cri::containerd::Containerd::adopt_or_start(ccfg)
         .await
         .context(
             "starting containerd (is the `containerd` package installed? `make up` installs it)",
@@ -71,9 +79,14 @@ pub async fn start(
     step(
         started,
         &format!(
-            "containerd ready: {} {}",
+            "containerd ready: {} {}{}",
             containerd.version().runtime_name,
-            containerd.version().runtime_version
+            containerd.version().runtime_version,
+            if containerd.pid().is_none() {
+                " (adopted: its containers keep running)"
+            } else {
+                ""
+            }
         ),
     );
 
@@ -112,7 +125,7 @@ pub async fn start(
 
     let runtime: std::sync::Arc<dyn berth_kubelet::pod::runtime::Runtime> =
         std::sync::Arc::new(client);
-    let agent = berth_kubelet::agent::start(cfg, kube_client, runtime)
+    let agent = berth_kubelet::agent::start(cfg, kube_client.clone(), runtime)
         .await
         .context("starting the node agent")?;
     step(
@@ -122,5 +135,65 @@ pub async fn start(
             agent.node_name, agent.pod_cidr
         ),
     );
+    start_proxy(&setup, kube_client.clone())?;
+    step(started, "service proxy started (nftables table ip berth)");
+    start_dns(&setup, kube_client).await?;
+    step(
+        started,
+        &format!("cluster DNS answering on {}:53", setup.cluster_dns),
+    );
     Ok(containerd)
+}
+
+fn start_proxy(setup: &NodeSetup, client: kube::Client) -> Result<()> {
+    let node_ip: std::net::Ipv4Addr = setup
+        .node_ip
+        .parse()
+        .with_context(|| format!("node IP {:?} is not an IPv4 address", setup.node_ip))?;
+    let cluster_cidr = setup
+        .cluster_cidr
+        .parse::<berth_proxy::Ipv4Cidr>()
+        .map_err(|e| anyhow::anyhow!("--cluster-cidr {:?}: {e}", setup.cluster_cidr))?;
+    let facts = berth_proxy::NodeFacts {
+        node_name: setup.node_name.clone(),
+        node_ips: vec![node_ip],
+        cluster_cidr,
+    };
+    tokio::spawn(berth_proxy::run(
+        client,
+        berth_proxy::ProxyConfig::new(facts),
+    ));
+    Ok(())
+}
+
+/// The DNS address lives on `lo`, so pods reach it through their gateway
+/// without any service rule (the kube-dns Service is node-local).
+async fn start_dns(setup: &NodeSetup, client: kube::Client) -> Result<()> {
+    let out = std::process::Command::new("ip")
+        .args([
+            "addr",
+            "replace",
+            &format!("{}/32", setup.cluster_dns),
+            "dev",
+            "lo",
+        ])
+        .output()
+        .context("running `ip` (is iproute2 installed? `make up` installs it)")?;
+    if !out.status.success() {
+        bail!(
+            "adding the cluster DNS address {} to lo: {}",
+            setup.cluster_dns,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let cfg = berth_dns::DnsConfig {
+        bind: std::net::SocketAddr::from((setup.cluster_dns, 53)),
+        ..Default::default()
+    };
+    let dns = berth_dns::start(client, cfg)
+        .await
+        .context("starting the cluster DNS")?;
+    // Keep it serving for the life of the process.
+    std::mem::forget(dns);
+    Ok(())
 }

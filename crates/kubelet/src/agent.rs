@@ -66,16 +66,20 @@ pub async fn start(
     if let Err(e) = reporter.renew_lease().await {
         tracing::warn!("first node lease: {e}");
     }
-    let pod_cidr = node
-        .spec
-        .as_ref()
-        .and_then(|s| s.pod_cidr.clone())
-        .unwrap_or_else(|| cfg.default_pod_cidr.clone());
-    cni::write(&cfg.cni_conf_dir(), &pod_cidr).map_err(|source| AgentError::Cni {
-        dir: cfg.cni_conf_dir().display().to_string(),
-        source,
+    let pod_cidr = match node.spec.as_ref().and_then(|s| s.pod_cidr.clone()) {
+        Some(cidr) => cidr,
+        None => wait_for_pod_cidr(&client, &cfg).await,
+    };
+    cni::write(&cfg.cni_conf_dir(), &pod_cidr, &cfg.cni_ipam_dir()).map_err(|source| {
+        AgentError::Cni {
+            dir: cfg.cni_conf_dir().display().to_string(),
+            source,
+        }
     })?;
     tokio::spawn(reporter.run());
+    if cfg.manage_routes {
+        tokio::spawn(crate::routes::run(client.clone(), cfg.node_name.clone()));
+    }
 
     let sources = Arc::new(ApiSources {
         client: client.clone(),
@@ -107,4 +111,26 @@ pub async fn start(
         node_name: cfg.node_name,
         pod_cidr,
     })
+}
+
+/// The control plane's node IPAM assigns `spec.podCIDR` right after
+/// registration; wait a little for it, then fall back to the default.
+async fn wait_for_pod_cidr(client: &kube::Client, cfg: &KubeletConfig) -> String {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + cfg.pod_cidr_wait;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(node) = nodes.get(&cfg.node_name).await {
+            if let Some(cidr) = node.spec.and_then(|s| s.pod_cidr) {
+                return cidr;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tracing::warn!(
+        "no podCIDR assigned to node {} after {:?}; using {}",
+        cfg.node_name,
+        cfg.pod_cidr_wait,
+        cfg.default_pod_cidr
+    );
+    cfg.default_pod_cidr.clone()
 }

@@ -1,6 +1,8 @@
 //! The CNI configuration containerd uses for pod networks: a bridge with
 //! host-local IPAM on the node's pod CIDR, portmap for hostPort, and the
 //! firewall plugin so a FORWARD policy of DROP (set by dockerd) doesn't cut pods off.
+//! No masquerade here: pods reach pods on other nodes with their own IPs
+//! (routes.rs), and berth-proxy masquerades only traffic leaving the cluster CIDR.
 
 use serde_json::json;
 use std::path::Path;
@@ -9,7 +11,7 @@ pub const BRIDGE: &str = "berth0";
 pub const CONFLIST: &str = "10-berth.conflist";
 
 /// The conflist for `pod_cidr` (e.g. 10.42.0.0/24); the gateway is its first address.
-pub fn conflist(pod_cidr: &str) -> serde_json::Value {
+pub fn conflist(pod_cidr: &str, ipam_dir: &Path) -> serde_json::Value {
     json!({
         "cniVersion": "1.0.0",
         "name": "berth",
@@ -18,10 +20,12 @@ pub fn conflist(pod_cidr: &str) -> serde_json::Value {
                 "type": "bridge",
                 "bridge": BRIDGE,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
+                    // Per node, not /var/lib/cni: several nodes may share a machine (tests).
+                    "dataDir": ipam_dir,
                     "ranges": [[{"subnet": pod_cidr}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
                 },
@@ -33,9 +37,9 @@ pub fn conflist(pod_cidr: &str) -> serde_json::Value {
 }
 
 /// Write the conflist atomically (containerd watches the directory).
-pub fn write(conf_dir: &Path, pod_cidr: &str) -> std::io::Result<()> {
+pub fn write(conf_dir: &Path, pod_cidr: &str, ipam_dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(conf_dir)?;
-    let body = serde_json::to_vec_pretty(&conflist(pod_cidr)).unwrap_or_default();
+    let body = serde_json::to_vec_pretty(&conflist(pod_cidr, ipam_dir)).unwrap_or_default();
     let path = conf_dir.join(CONFLIST);
     if std::fs::read(&path).ok().as_deref() == Some(&body[..]) {
         return Ok(());
@@ -52,7 +56,8 @@ mod tests {
     #[test]
     fn conflist_uses_the_pod_cidr_and_is_written_once() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        write(dir.path(), "10.42.3.0/24").unwrap_or_else(|e| panic!("{e}"));
+        write(dir.path(), "10.42.3.0/24", &dir.path().join("ipam"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path().join(CONFLIST)).unwrap_or_default())
                 .unwrap_or_default();
@@ -61,5 +66,10 @@ mod tests {
             "10.42.3.0/24"
         );
         assert_eq!(v["plugins"][1]["type"], "portmap");
+        assert_eq!(v["plugins"][0]["ipMasq"], false);
+        assert_eq!(
+            v["plugins"][0]["ipam"]["dataDir"],
+            dir.path().join("ipam").display().to_string()
+        );
     }
 }

@@ -11,6 +11,10 @@ pub struct KubeletConfig {
     pub node_ip: String,
     /// Pod CIDR used until the control plane assigns `node.spec.podCIDR`.
     pub default_pod_cidr: String,
+    /// How long to wait for the control plane to assign `spec.podCIDR`.
+    pub pod_cidr_wait: std::time::Duration,
+    /// Keep routes to the other nodes' pod CIDRs (routes.rs).
+    pub manage_routes: bool,
     pub cluster_dns: Vec<String>,
     pub cluster_domain: String,
     /// Extra labels for the Node object (e.g. the control-plane role for `berth up`).
@@ -40,9 +44,12 @@ pub struct KubeletConfig {
     pub gc_period: std::time::Duration,
 }
 
-/// The kubelet's default `evictionHard`: memory.available<100Mi,
-/// nodefs.available<10%, nodefs.inodesFree<5%, imagefs.available<15%;
-/// plus pid.available<5% (upstream sets no PID threshold by default).
+/// Hard eviction thresholds: memory.available<100Mi, nodefs.available<5%,
+/// nodefs.inodesFree<5%, imagefs.available<5%, pid.available<5%.
+/// Departure: the disk thresholds are k3s's (5%), not the kubelet's 10%/15%:
+/// on a single machine shared by the control plane and the node (berth up),
+/// a large disk with 7% free is not under pressure, and a DiskPressure taint
+/// would stop every pod from being scheduled.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvictionThresholds {
     pub memory_available_bytes: u64,
@@ -56,9 +63,9 @@ impl Default for EvictionThresholds {
     fn default() -> Self {
         Self {
             memory_available_bytes: 100 * 1024 * 1024,
-            nodefs_available_percent: 10.0,
+            nodefs_available_percent: 5.0,
             nodefs_inodes_free_percent: 5.0,
-            imagefs_available_percent: 15.0,
+            imagefs_available_percent: 5.0,
             pid_available_percent: 5.0,
         }
     }
@@ -71,6 +78,8 @@ impl KubeletConfig {
             root,
             node_ip: node_ip.into(),
             default_pod_cidr: "10.42.0.0/24".into(),
+            pod_cidr_wait: std::time::Duration::from_secs(10),
+            manage_routes: false,
             cluster_dns: vec!["10.43.0.10".into()],
             cluster_domain: "cluster.local".into(),
             node_labels: Vec::new(),
@@ -93,6 +102,10 @@ impl KubeletConfig {
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("pod-logs")
+    }
+    /// host-local IPAM state (which pod IPs are taken on this node).
+    pub fn cni_ipam_dir(&self) -> PathBuf {
+        self.root.join("cni-ipam")
     }
     pub fn cni_conf_dir(&self) -> PathBuf {
         self.root.join("cni")

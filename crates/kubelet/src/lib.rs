@@ -12,6 +12,7 @@ pub mod host;
 pub mod node;
 pub mod pod;
 pub mod pressure;
+pub mod routes;
 pub mod server;
 pub mod sources;
 pub mod stats;

@@ -106,10 +106,11 @@ mod tests {
             Pressure::default()
         );
         assert!(judge(&summary(99 * mi, 500, 500, 10), &t).memory);
-        // nodefs below 10 %, imagefs below 15 % are both disk pressure.
-        assert!(judge(&summary(500 * mi, 99, 500, 10), &t).disk);
-        assert!(!judge(&summary(500 * mi, 100, 500, 10), &t).disk);
-        assert!(judge(&summary(500 * mi, 500, 149, 10), &t).disk);
+        // nodefs or imagefs below 5 % (k3s's thresholds) is disk pressure.
+        assert!(judge(&summary(500 * mi, 49, 500, 10), &t).disk);
+        assert!(!judge(&summary(500 * mi, 50, 500, 10), &t).disk);
+        assert!(!judge(&summary(500 * mi, 99, 500, 10), &t).disk);
+        assert!(judge(&summary(500 * mi, 500, 49, 10), &t).disk);
         assert!(judge(&summary(500 * mi, 500, 500, 960), &t).pid);
         // Unknown figures are not pressure.
         assert_eq!(judge(&Summary::default(), &t), Pressure::default());

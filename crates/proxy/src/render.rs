@@ -199,6 +199,23 @@ mod tests {
                 chain_count: 0,
             },
             Case {
+                name: "node-local (cluster DNS): no rules at all",
+                service: {
+                    let mut dns = service("kube-system", "kube-dns", "10.96.0.10", WEB_PORTS);
+                    dns.metadata.labels = Some(
+                        [(
+                            crate::services::NODE_LOCAL_LABEL.to_string(),
+                            "true".to_string(),
+                        )]
+                        .into(),
+                    );
+                    dns
+                },
+                eps: vec![],
+                elements: vec![],
+                chain_count: 0,
+            },
+            Case {
                 name: "headless: nothing",
                 service: headless,
                 eps: vec![remote],

@@ -101,6 +101,19 @@ fn facts(svc: &Service) -> Option<ServiceFacts<'_>> {
     })
 }
 
+/// Services labelled `berth.dev/node-local: "true"` are answered on every
+/// node at a local address (berth's cluster DNS on 10.43.0.10): no rules, so
+/// the traffic reaches the local socket instead of being DNAT'ed or rejected.
+pub const NODE_LOCAL_LABEL: &str = "berth.dev/node-local";
+
+fn is_node_local(svc: &Service) -> bool {
+    svc.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(NODE_LOCAL_LABEL))
+        .is_some_and(|v| v == "true")
+}
+
 /// Add everything `svc` needs to `rs`. `slices` are the service's EndpointSlices.
 pub fn render_service(
     rs: &mut Ruleset,
@@ -108,6 +121,9 @@ pub fn render_service(
     slices: &[&EndpointSlice],
     node: &NodeFacts,
 ) {
+    if is_node_local(svc) {
+        return;
+    }
     let Some(facts) = facts(svc) else {
         return;
     };

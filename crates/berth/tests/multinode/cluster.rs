@@ -61,6 +61,11 @@ fn sh(cmd: &str) -> Result<(), String> {
 
 /// The shared cluster, or `None` (skip) without root, containerd or kubectl.
 pub fn cluster() -> Option<&'static Cluster> {
+    cluster_with(&[])
+}
+
+/// Like `cluster`, with extra `berth server` flags (the first caller's win).
+pub fn cluster_with(server_args: &'static [&'static str]) -> Option<&'static Cluster> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipping: multi-node tests need root");
@@ -78,7 +83,7 @@ pub fn cluster() -> Option<&'static Cluster> {
         eprintln!("skipping: containerd, ip or {KUBECTL} missing");
         return None;
     }
-    match CLUSTER.get_or_init(start) {
+    match CLUSTER.get_or_init(|| start(server_args)) {
         Ok(c) => Some(c),
         Err(e) => panic!("multi-node cluster failed to start: {e}"),
     }
@@ -88,7 +93,7 @@ fn netns_name(id: u8, i: usize) -> String {
     format!("berth-mn{id}-{i}")
 }
 
-fn start() -> Result<Cluster, String> {
+fn start(server_args: &[&str]) -> Result<Cluster, String> {
     // A subnet id no other run on this machine uses right now.
     let id = (100..200u8)
         .find(|id| !Path::new(&format!("/sys/class/net/bmn{id}")).exists())
@@ -111,6 +116,7 @@ fn start() -> Result<Cluster, String> {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["server", "--https-port", "0", "--exit-with-parent"])
         .args(["--advertise-address", &format!("10.99.{id}.1")])
+        .args(server_args)
         .arg("--data-dir")
         .arg(&server_dir)
         .env("BERTH_LOG", "warn")

@@ -87,6 +87,39 @@ impl Containerd {
         Self::start_with(config, Path::new("containerd"), DEFAULT_START_TIMEOUT).await
     }
 
+    /// Reuse the containerd an earlier run left answering on this config's
+    /// socket — an agent that crashed or was killed leaves it, and its
+    /// containers, running; the restarted agent adopts them — or start one.
+    /// An adopted containerd is not ours to stop (`pid()` is `None`).
+    pub async fn adopt_or_start(config: ContainerdConfig) -> Result<Containerd, ContainerdError> {
+        refuse_shared_socket(&config)?;
+        if config.socket.exists() {
+            let endpoint = config.socket.display().to_string();
+            let quick = CriClientOptions {
+                connect_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(2),
+                pull_timeout: None,
+            };
+            if let Ok((client, version)) = probe(&endpoint, quick).await {
+                tracing::info!(
+                    socket = %config.socket.display(),
+                    "adopting the containerd already running for this data dir"
+                );
+                let log_offset = std::fs::metadata(config.log_path())
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                return Ok(Containerd {
+                    child: None,
+                    config,
+                    client: client.with_options(CriClientOptions::default()),
+                    version,
+                    log_offset,
+                });
+            }
+        }
+        Self::start(config).await
+    }
+
     /// [`Containerd::start`] with a chosen binary and readiness timeout.
     pub async fn start_with(
         config: ContainerdConfig,
