@@ -956,9 +956,8 @@ fn hooks_termination_messages_and_stats_summary() {
     // The Summary API: the spinning pod shows CPU near its 200m limit and some memory.
     a.wait_running_ready(&ns, "busy");
     let start = Instant::now();
-    let mut last = String::new();
     loop {
-        last = node_server_get(a, "/stats/summary");
+        let last = node_server_get(a, "/stats/summary");
         let summary: Value = serde_json::from_str(&last).unwrap_or_default();
         let pod = summary["pods"].as_array().and_then(|pods| {
             pods.iter()
@@ -1011,5 +1010,4 @@ fn hooks_termination_messages_and_stats_summary() {
         );
         std::thread::sleep(Duration::from_secs(3));
     }
-    let _ = last;
 }
