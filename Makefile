@@ -1,5 +1,8 @@
 # berth — the two commands that matter: `make up` and `make test`.
 export CARGO_TARGET_DIR ?= /var/tmp/berth-target
+# Incremental state would add tens of GB per build on a clean machine; CI
+# builds from scratch anyway.
+export CARGO_INCREMENTAL ?= 0
 DATA_DIR ?= /var/lib/berth
 HTTPS_PORT ?= 6443
 BERTH := $(CARGO_TARGET_DIR)/release/berth

@@ -87,6 +87,7 @@ pub fn aggregated(core: bool) -> Value {
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
         .map(|(g, versions)| group_discovery(g, &ordered_versions(&versions)))
+        .chain((!core).then(crate::metrics_api::aggregated_group))
         .collect();
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
@@ -109,6 +110,7 @@ pub fn api_group_list() -> Value {
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, v)| group_entry(g, &v))
+        .chain(std::iter::once(crate::metrics_api::group_entry()))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }

@@ -14,6 +14,7 @@ pub mod eviction;
 pub mod join;
 pub mod list;
 pub mod metrics;
+pub mod metrics_api;
 pub mod patch;
 pub mod pki;
 pub mod proxy;

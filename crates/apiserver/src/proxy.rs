@@ -118,6 +118,22 @@ pub async fn handle(
     forward(srv, node, &host, port, method, &uri, headers).await
 }
 
+/// GET `path` on `node`'s agent and return the whole body (e.g. /stats/summary).
+pub async fn kubelet_get(srv: &Arc<Server>, node: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+    let (host, port) = kubelet_address(srv, node).await?;
+    let resp = forward(srv, node, &host, port, Method::GET, path, &HeaderMap::new()).await?;
+    if !resp.status().is_success() {
+        return Err(ApiError::service_unavailable(format!(
+            "node {node} answered {} for {path}",
+            resp.status()
+        )));
+    }
+    axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| ApiError::service_unavailable(format!("reading {path} from node {node}: {e}")))
+}
+
 fn first_container(pod: &Value) -> String {
     pod.pointer("/spec/containers/0/name")
         .and_then(Value::as_str)

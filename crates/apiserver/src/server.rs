@@ -292,6 +292,9 @@ async fn route(
             None => Err(ApiError::not_found_path()),
         });
     }
+    if let Some(r) = crate::metrics_api::handle(srv, &path, &q).await {
+        return ("get".to_string(), "metrics.k8s.io".to_string(), r);
+    }
     let target = match request::parse(&method, &path, &q) {
         Ok(t) => t,
         Err(e) => return other(Err(e)),

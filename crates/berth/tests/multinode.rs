@@ -390,3 +390,34 @@ fn hold() {
     );
     std::thread::sleep(std::time::Duration::from_secs(secs));
 }
+
+#[test]
+fn kubectl_top_reads_node_and_pod_metrics() {
+    let Some(c) = cluster() else { return };
+    let ns = "top";
+    c.kubectl_ok(&["create", "namespace", ns], None);
+    client_pod(c, ns, "busy", "n2", r#""app":"busy""#);
+    c.wait_in(ns, "busy ready", cluster::DEADLINE, || {
+        (c.ready_pods(ns, "app=busy").len() == 1).then_some(())
+    });
+    let nodes = c.wait_in(ns, "kubectl top node", cluster::DEADLINE, || {
+        let out = c.kubectl(&["top", "node"], None);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success() && text.contains("n1") && text.contains("n2")).then_some(text)
+    });
+    assert!(
+        nodes.contains("CPU(cores)") && nodes.contains("MEMORY"),
+        "{nodes}"
+    );
+    let pods = c.wait_in(ns, "kubectl top pod", cluster::DEADLINE, || {
+        let out = c.kubectl(
+            &["top", "pod", "-n", ns, "-l", "app=busy", "--containers"],
+            None,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success() && text.contains("busy")).then_some(text)
+    });
+    assert!(pods.contains("MEMORY(bytes)"), "{pods}");
+    let out = c.kubectl(&["top", "pod", "-n", ns, "nothere"], None);
+    assert!(!out.status.success());
+}
