@@ -32,7 +32,16 @@ test: deps
 ## Figures, printed (nothing timed is asserted in tests).
 bench: deps
 	cargo build --release -p berth -p berth-bench
+	cargo build --release -p berth-scheduler --example throughput
+	cargo build --release -p berth-proxy --example sync_bench
+	cargo build --release -p berth-dns --example qps
 	$(CARGO_TARGET_DIR)/release/berth-bench --berth $(BERTH)
+	@echo "== scheduler: decisions/s on 5,000 simulated nodes (goal ≥ 5,000 pods/s; kube-scheduler CI floor 680–810)"
+	$(CARGO_TARGET_DIR)/release/examples/throughput --nodes 5000 --pods 10000
+	@echo "== proxy: nftables sync with 1,000 and 10,000 services (goal ≤ 1 s after one change at 10,000)"
+	$(CARGO_TARGET_DIR)/release/examples/sync_bench
+	@echo "== dns: queries/s and p99 with 1,000 services"
+	$(CARGO_TARGET_DIR)/release/examples/qps
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings

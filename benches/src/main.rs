@@ -5,7 +5,8 @@
 //! spawn berth server ─▶ RSS ─▶ discovery+OpenAPI ─▶ RSS
 //!   ─▶ creates (8×8, 1×64, 1×1) ─▶ 10k pods ─▶ lists ×5
 //!   ─▶ 1000 watches + 200 updates ─▶ idle 2 s ─▶ RSS
-//!   ─▶ fresh server RSS ─▶ berth up: pod start, CRI floor, RSS ─▶ table
+//!   ─▶ fresh server RSS ─▶ berth up: pod start, CRI floor, RSS
+//!   ─▶ same cluster: Deployment 50, scale to 100, replace one, rolling update ─▶ table
 //! ```
 
 mod creates;
@@ -17,6 +18,7 @@ mod report;
 mod server;
 mod stats;
 mod watches;
+mod workloads;
 
 use anyhow::{Context, Result};
 use clap::Parser;

@@ -7,6 +7,7 @@
 //!   ─▶ idle 2 s ─▶ RSS (0 pods) ─▶ CRI floor ×10 (straight to containerd)
 //!   ─▶ watch pods ─▶ 10 × (create 1 pod → Ready, delete → gone)
 //!   ─▶ 50 pods at once → all Ready ─▶ idle 2 s ─▶ RSS (50 pods)
+//!   ─▶ delete them ─▶ controllers phase (workloads.rs)
 //!   ─▶ ALWAYS `berth down --data-dir <tmp> --purge`
 //! ```
 
@@ -47,6 +48,8 @@ pub struct NodeRun {
     pub burst: Burst,
     pub rss_with_pods_kib: Option<u64>,
     pub first_error: Option<String>,
+    /// The controllers phase (Deployment 50 / 100 / replace / rolling update).
+    pub workloads: std::result::Result<crate::workloads::Workloads, String>,
 }
 
 #[derive(Default)]
@@ -388,7 +391,23 @@ async fn measure(
     } else {
         None
     };
+    // Make room (max 110 pods per node) before the controllers phase.
+    let _ = pods
+        .delete_collection(
+            &DeleteParams::default().grace_period(0),
+            &ListParams::default(),
+        )
+        .await;
+    let _ = watch
+        .until(Duration::from_secs(60), |w| {
+            (0..BURST_PODS).all(|i| w.gone.contains(&format!("burst-{i}")))
+        })
+        .await;
+    let workloads = crate::workloads::measure(&client, NAMESPACE, progress)
+        .await
+        .map_err(|e| format!("{e:#}"));
     Ok(NodeRun {
+        workloads,
         node_ready,
         floor,
         idle_rss_kib,

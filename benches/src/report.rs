@@ -320,6 +320,50 @@ pub fn print_node(node: &NodeOutcome) {
         println!("      first error: {}", truncate(e, 90));
     }
     rule();
+    println!("7. CONTROLLERS — the same cluster, one node, real containers; Docker Swarm timed on this machine beside it");
+    match &n.workloads {
+        Err(e) => println!("   FAILED: {}", truncate(e, 200)),
+        Ok(w) => {
+            use crate::workloads::*;
+            println!(
+                "   {:<48} {:>9} {:>9} {:>8}   goal ≥ 2× faster",
+                "operation", "berth", "swarm", "speed-up"
+            );
+            for (what, ours, swarm) in [
+                (
+                    "Deployment of 50 replicas → all available",
+                    w.up_50,
+                    SWARM_50,
+                ),
+                (
+                    "scale 50 → 100 → all available",
+                    w.scale_to_100,
+                    SWARM_50_TO_100,
+                ),
+                (
+                    "deleted pod → replacement Ready",
+                    w.replace_one,
+                    SWARM_REPLACE,
+                ),
+                (
+                    "rolling update of 100, 10 at a time",
+                    w.rolling_100,
+                    SWARM_ROLLING_100,
+                ),
+            ] {
+                let speedup = swarm.as_secs_f64() / ours.as_secs_f64().max(0.001);
+                println!(
+                    "   {:<48} {:>8.2}s {:>8.1}s {:>7.1}×   → {}",
+                    what,
+                    ours.as_secs_f64(),
+                    swarm.as_secs_f64(),
+                    speedup,
+                    verdict(speedup >= 2.0)
+                );
+            }
+        }
+    }
+    rule();
 }
 
 fn truncate(s: &str, n: usize) -> String {

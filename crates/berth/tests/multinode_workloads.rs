@@ -345,3 +345,55 @@ fn a_killed_agents_pods_come_back_elsewhere_and_drain_honours_the_budget() {
     assert!(pods.iter().all(|(_, n)| n == "n1"), "{pods:?}");
     c.kubectl_ok(&["uncordon", "n2"], None);
 }
+
+#[test]
+fn hpa_scales_up_under_cpu_load_and_down_after_it() {
+    let Some(c) = cluster() else { return };
+    let _shared = NODES.read().unwrap_or_else(|p| p.into_inner());
+    let ns = "hpa";
+    c.kubectl_ok(&["create", "namespace", ns], None);
+    let burner = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"burn","namespace":"hpa"},
+        "spec":{"replicas":1,"selector":{"matchLabels":{"app":"burn"}},"template":{"metadata":{"labels":{"app":"burn"}},
+        "spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"burn","image":"localhost/berth/busybox:1",
+        "command":["sh","-c","while true; do :; done"],
+        "resources":{"requests":{"cpu":"50m"},"limits":{"cpu":"200m"}}}]}}}}"#;
+    c.kubectl_ok(&["create", "-f", "-"], Some(burner));
+    let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"burn","namespace":"hpa"},
+        "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"burn"},"minReplicas":1,"maxReplicas":3,
+        "metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":50}}}],
+        "behavior":{"scaleDown":{"stabilizationWindowSeconds":0}}}}"#;
+    c.kubectl_ok(&["create", "-f", "-"], Some(hpa));
+    c.wait_in(
+        ns,
+        "the HPA to scale burn up to 3",
+        Duration::from_secs(120),
+        || {
+            let d = c.json(&["get", "deployment", "-n", ns, "burn"]);
+            (d["spec"]["replicas"] == 3).then_some(())
+        },
+    );
+    let events = c.kubectl_ok(
+        &[
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "reason=SuccessfulRescale",
+        ],
+        None,
+    );
+    assert!(events.contains("New size: 3"), "{events}");
+    // The load stops: the same pods, idle.
+    let idle = r#"{"spec":{"template":{"spec":{"containers":[{"name":"burn","command":["sleep","3600"]}]}}}}"#;
+    c.kubectl_ok(&["patch", "deployment", "burn", "-n", ns, "-p", idle], None);
+    c.wait_in(
+        ns,
+        "the HPA to scale burn back to 1",
+        Duration::from_secs(150),
+        || {
+            let d = c.json(&["get", "deployment", "-n", ns, "burn"]);
+            (d["spec"]["replicas"] == 1).then_some(())
+        },
+    );
+}
