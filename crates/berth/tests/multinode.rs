@@ -258,6 +258,44 @@ fn services_spread_over_ready_pods_across_nodes_and_have_dns_names() {
         assert!(body.contains("echo v1 from"));
     }
 
+    // LoadBalancer, k3s-style: served on every node's address at its port.
+    c.kubectl_ok(
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "-n",
+            ns,
+            "--name=web-lb",
+            "--type=LoadBalancer",
+            "--port=8081",
+            "--target-port=8080",
+        ],
+        None,
+    );
+    let ingress = c.wait_in(
+        ns,
+        "LoadBalancer ingress = node IPs",
+        cluster::DEADLINE,
+        || {
+            let lb = c.json(&["get", "svc", "-n", ns, "web-lb"]);
+            let ips: Vec<String> = lb["status"]["loadBalancer"]["ingress"]
+                .as_array()?
+                .iter()
+                .filter_map(|i| i["ip"].as_str().map(str::to_string))
+                .collect();
+            (ips.len() == 2).then_some(ips)
+        },
+    );
+    assert_eq!(
+        ingress,
+        [format!("10.99.{}.11", c.id), format!("10.99.{}.12", c.id)]
+    );
+    let body = c.wait_in(ns, "LoadBalancer answer", cluster::DEADLINE, || {
+        http_get(&format!("{}:8081", ingress[1])).filter(|b| b.contains("echo v1 from"))
+    });
+    assert!(body.contains("echo v1 from"));
+
     // Deleting the Service removes its name and its rules.
     c.kubectl_ok(&["delete", "svc", "web", "-n", ns], None);
     c.wait_in(

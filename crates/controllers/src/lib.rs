@@ -29,6 +29,7 @@ pub mod replicationcontroller;
 pub mod rollout;
 pub mod runner;
 pub mod selector;
+pub mod service_lb;
 pub mod statefulset;
 pub mod taint_eviction;
 pub mod template_hash;
@@ -77,6 +78,7 @@ pub async fn run_all_with_config(
         run_deployment_controller(client.clone(), ctx.clone()),
         workloads::run_all(client.clone(), ctx.clone()),
         hpa::run_hpa_controller(client.clone(), ctx.clone(), hpa::HpaConfig::default()),
+        service_lb::run_service_lb_controller(client.clone(), ctx.clone()),
         cluster::run_all(client, ctx, cluster_config),
     );
 }
