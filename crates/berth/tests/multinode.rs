@@ -411,16 +411,17 @@ fn unready_pods_get_no_traffic_and_network_policies_deny_and_allow() {
     );
 }
 
-/// Not a test: `BERTH_HOLD_CLUSTER=600 cargo test --test multinode hold -- --ignored`
-/// keeps a cluster up for poking at by hand.
+/// A tool, not a check: `BERTH_HOLD_CLUSTER=600 cargo test --test multinode hold`
+/// keeps a cluster up for poking at by hand; without the variable it does nothing.
 #[test]
-#[ignore]
 fn hold() {
-    let Some(c) = cluster() else { return };
-    let secs: u64 = std::env::var("BERTH_HOLD_CLUSTER")
+    let Some(secs) = std::env::var("BERTH_HOLD_CLUSTER")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let Some(c) = cluster() else { return };
     eprintln!(
         "KUBECONFIG={} work={}",
         c.kubeconfig.display(),

@@ -2,8 +2,11 @@
 //! controller stamps on what it creates or adopts.
 
 use crate::error::{ControllerError, Result};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
+use serde_json::json;
 
 /// The ownerReference with `controller: true`, if any.
 pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
@@ -29,4 +32,45 @@ where
         controller: Some(true),
         block_owner_deletion: Some(true),
     })
+}
+
+/// Adopt an orphan pod: add `owner`'s controller reference. The uid in the
+/// patch makes it fail if the pod was replaced meanwhile.
+pub async fn adopt<K>(api: &Api<Pod>, owner: &K, pod: Pod) -> Result<Pod>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
+    refs.push(owner_reference(owner)?);
+    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
+    Ok(api
+        .patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await?)
+}
+
+/// Release a pod that no longer matches: drop the reference to owner `uid`.
+/// A pod already gone is released.
+pub async fn release(api: &Api<Pod>, pod: &Pod, uid: &str) -> Result<()> {
+    let refs: Vec<_> = pod
+        .owner_references()
+        .iter()
+        .filter(|r| r.uid != uid)
+        .collect();
+    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
+    match api
+        .patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

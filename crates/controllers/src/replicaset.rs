@@ -49,13 +49,13 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action>
         if ours && matching {
             owned.push(pod);
         } else if ours && pod.metadata.deletion_timestamp.is_none() {
-            release(&pods_api, &pod, &uid).await?;
+            crate::owner::release(&pods_api, &pod, &uid).await?;
         } else if !ours
             && matching
             && controller_of(&pod.metadata).is_none()
             && pod.metadata.deletion_timestamp.is_none()
         {
-            owned.push(adopt(&pods_api, &rs, pod).await?);
+            owned.push(crate::owner::adopt(&pods_api, rs.as_ref(), pod).await?);
         }
     }
     let active: Vec<Pod> = owned.into_iter().filter(is_active).collect();
@@ -86,42 +86,6 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action>
         Some(wait) => Action::requeue(wait.min(ctx.resync)),
         None => Action::requeue(ctx.resync),
     })
-}
-
-async fn adopt(api: &Api<Pod>, rs: &ReplicaSet, pod: Pod) -> Result<Pod> {
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(owner_reference(rs)?);
-    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
-    Ok(api
-        .patch(
-            &pod.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await?)
-}
-
-async fn release(api: &Api<Pod>, pod: &Pod, uid: &str) -> Result<()> {
-    let refs: Vec<_> = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .filter(|r| r.uid != uid)
-        .collect();
-    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
-    match api
-        .patch(
-            &pod.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Build the pod the template describes, owned by `rs`.

@@ -22,12 +22,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
 use kube::ResourceExt;
-use serde_json::json;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -215,13 +214,13 @@ pub async fn reconcile(rc: Arc<ReplicationController>, ctx: Arc<Context>) -> Res
         if ours && matching {
             owned.push(pod);
         } else if ours && pod.metadata.deletion_timestamp.is_none() {
-            release(&pods_api, &pod, &uid).await?;
+            crate::owner::release(&pods_api, &pod, &uid).await?;
         } else if !ours
             && matching
             && controller_of(&pod.metadata).is_none()
             && pod.metadata.deletion_timestamp.is_none()
         {
-            owned.push(adopt(&pods_api, &rc, pod).await?);
+            owned.push(crate::owner::adopt(&pods_api, rc.as_ref(), pod).await?);
         }
     }
     let active: Vec<Pod> = owned.into_iter().filter(is_active).collect();
@@ -261,41 +260,6 @@ pub async fn reconcile(rc: Arc<ReplicationController>, ctx: Arc<Context>) -> Res
         Some(wait) => Action::requeue(wait.min(ctx.resync)),
         None => Action::requeue(ctx.resync),
     })
-}
-
-async fn adopt(api: &Api<Pod>, rc: &ReplicationController, pod: Pod) -> Result<Pod> {
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(owner_reference(rc)?);
-    // The uid makes the patch fail if the pod was replaced meanwhile.
-    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
-    Ok(api
-        .patch(
-            &pod.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await?)
-}
-
-async fn release(api: &Api<Pod>, pod: &Pod, uid: &str) -> Result<()> {
-    let refs: Vec<_> = pod
-        .owner_references()
-        .iter()
-        .filter(|r| r.uid != uid)
-        .collect();
-    let patch = json!({ "metadata": { "ownerReferences": refs, "uid": pod.metadata.uid } });
-    match api
-        .patch(
-            &pod.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Create `count` pods in slow-start batches (1, 2, 4, …), as upstream: a
@@ -437,6 +401,7 @@ pub async fn run_replicationcontroller_controller(client: kube::Client, ctx: Arc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn rc(selector: serde_json::Value, status: serde_json::Value) -> ReplicationController {
         serde_json::from_value(json!({
