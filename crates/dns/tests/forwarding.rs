@@ -48,9 +48,15 @@ fn upstream_answer(request: &Message, over_tcp: bool) -> Vec<u8> {
 }
 
 async fn fake_upstream() -> FakeUpstream {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // The UDP port the kernel picks may already be taken for TCP (by another
+    // test binary running in parallel): try again with a fresh port.
+    let (udp, tcp) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp);
+        }
+    };
     let queries = Arc::new(AtomicUsize::new(0));
     let counter = queries.clone();
     tokio::spawn(async move {
