@@ -9,22 +9,10 @@
 //!   ─▶ same cluster: Deployment 50, scale to 100, replace one, rolling update ─▶ table
 //! ```
 
-mod creates;
-mod cri_floor;
-mod discovery;
-mod lists;
-mod node;
-mod report;
-mod server;
-mod stats;
-mod watches;
-mod workloads;
-
 use anyhow::{Context, Result};
+use berth_bench::{create_namespace, creates, discovery, lists, node, report, server, watches};
 use clap::Parser;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::PostParams;
-use kube::{Api, Client};
+use kube::Client;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -92,16 +80,6 @@ fn clients(config: &kube::Config, n: usize) -> Result<Vec<Client>> {
     (0..n)
         .map(|_| Client::try_from(config.clone()).context("building a kube client"))
         .collect()
-}
-
-async fn create_namespace(client: &Client, name: &str) -> Result<()> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(name.to_string());
-    api.create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("creating namespace {name}"))?;
-    Ok(())
 }
 
 #[tokio::main]

@@ -27,7 +27,13 @@ pub struct Ready {
 }
 
 impl BerthServer {
+    /// A control plane without the scheduler (the API figures need only the API server).
     pub fn spawn(berth: &Path) -> Result<BerthServer> {
+        Self::spawn_with(berth, &["--disable-scheduler"])
+    }
+
+    /// `berth server` with extra arguments (e.g. the whole control plane for the simulator).
+    pub fn spawn_with(berth: &Path, extra: &[&str]) -> Result<BerthServer> {
         let data_dir = tempfile::Builder::new()
             .prefix("berth-bench-")
             .tempdir_in(std::env::temp_dir())
@@ -38,12 +44,8 @@ impl BerthServer {
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir.path())
-            .args([
-                "--https-port",
-                "0",
-                "--exit-with-parent",
-                "--disable-scheduler",
-            ])
+            .args(["--https-port", "0", "--exit-with-parent"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -105,6 +107,21 @@ impl BerthServer {
         rss_kib_of(self.pid)
     }
 
+    /// Peak resident set size of the server process so far (VmHWM).
+    pub fn peak_rss_kib(&self) -> Result<u64> {
+        status_kib(self.pid, "VmHWM:")
+    }
+
+    /// The server's data dir (state.db lives there).
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// CPU time (user + system) the server has used so far, from /proc/<pid>/stat.
     pub fn cpu_seconds(&self) -> Result<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
@@ -140,12 +157,17 @@ impl Drop for BerthServer {
 
 /// Resident set size of any process, from /proc/<pid>/status.
 pub fn rss_kib_of(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// One `kB` figure of /proc/<pid>/status (VmRSS:, VmHWM:).
+pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")
+        .with_context(|| format!("no {field} in /proc/<pid>/status"))
 }
 
 /// Established TCP connections whose local port is `port` (server side),

@@ -109,6 +109,10 @@ struct ServerArgs {
     /// HTTPS port of the node agent's server (logs, exec, port-forward); 0 picks a free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
+    /// How often the store's history is compacted (kube-apiserver's
+    /// --etcd-compaction-interval); each compaction keeps one interval of history.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    compaction_interval: std::time::Duration,
 }
 
 fn main() -> std::process::ExitCode {
@@ -203,6 +207,12 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             other => bail!("unknown --datastore {other:?}: use sqlite, memory or etcd://host:port"),
         };
         step(started, &format!("state store: {}", args.datastore));
+        if !args.compaction_interval.is_zero() {
+            tokio::spawn(berth_store::compactor::run(
+                store.clone(),
+                args.compaction_interval,
+            ));
+        }
         let mut config = Config::new(args.data_dir.clone(), args.https_port);
         config.service_cidr = args
             .service_cidr
@@ -235,9 +245,19 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
         write_private(&token_file, &running.server.pki.join_token())
             .with_context(|| format!("writing {}", token_file.display()))?;
         let client = client_from_kubeconfig(&kubeconfig).await?;
+        // Scheduler and controllers run only while this server holds their
+        // Lease (kube-system/kube-scheduler, kube-controller-manager), so
+        // several servers over one store never both act.
+        let identity = berth_leader::LeaderConfig::default_identity();
         if !args.disable_scheduler {
-            tokio::spawn(berth_scheduler::Scheduler::new(client.clone()).run());
-            step(started, "scheduler started");
+            let scheduler_client = client.clone();
+            tokio::spawn(leader_elected(
+                client.clone(),
+                "kube-scheduler",
+                identity.clone(),
+                move || berth_scheduler::Scheduler::new(scheduler_client.clone()).run(),
+            ));
+            step(started, "scheduler started (leader-elected)");
         }
         let ctx = berth_controllers::runner::Context::with_options(
             client.clone(),
@@ -250,12 +270,20 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             cluster_cidr: args.cluster_cidr.clone(),
             ..Default::default()
         });
-        tokio::spawn(berth_controllers::run_all_with_config(
+        let controllers_client = client.clone();
+        tokio::spawn(leader_elected(
             client.clone(),
-            ctx,
-            cluster_config,
+            "kube-controller-manager",
+            identity,
+            move || {
+                berth_controllers::run_all_with_config(
+                    controllers_client.clone(),
+                    ctx.clone(),
+                    cluster_config.clone(),
+                )
+            },
         ));
-        step(started, "controllers started");
+        step(started, "controllers started (leader-elected)");
         // `up` also runs this machine's node: containerd, images, the agent.
         let _containerd = if up {
             node::require_root("`berth up`")
@@ -279,6 +307,25 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
         eprintln!("shutting down");
         Ok(())
     })
+}
+
+/// Runs `work` whenever this process holds the Lease `name`; after losing it,
+/// stands for election again (the work was cancelled when the lease was lost).
+async fn leader_elected<F, Fut>(client: kube::Client, name: &str, identity: String, work: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let cfg = berth_leader::LeaderConfig::new(name, identity);
+    loop {
+        match berth_leader::run_while_leader(client.clone(), cfg.clone(), || work()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!("{name}: {e}; standing for election again");
+                tokio::time::sleep(cfg.retry_period).await;
+            }
+        }
+    }
 }
 
 fn host_ip() -> Option<String> {

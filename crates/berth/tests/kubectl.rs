@@ -673,3 +673,31 @@ fn dispatcher_picks_kubectl_133_and_it_works() {
     let out = run(&["delete", "namespace", "k133"]);
     assert!(out.contains("namespace \"k133\" deleted"), "{out}");
 }
+
+#[test]
+fn scheduler_and_controllers_hold_their_leases() {
+    let c = Cluster::shared();
+    for name in ["kube-scheduler", "kube-controller-manager"] {
+        let mut lease = Value::Null;
+        eventually(
+            &format!("Lease kube-system/{name} held"),
+            Duration::from_secs(20),
+            || {
+                let out = c.kubectl_out(
+                    &["get", "lease", "-n", "kube-system", name, "-o", "json"],
+                    None,
+                );
+                lease = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                lease["spec"]["holderIdentity"]
+                    .as_str()
+                    .is_some_and(|h| !h.is_empty())
+            },
+        );
+        assert_eq!(lease["spec"]["leaseDurationSeconds"], 15, "{lease}");
+        assert!(lease["spec"]["renewTime"].is_string(), "{lease}");
+    }
+    // The same process holds both.
+    let holder =
+        |n: &str| c.get_json(&["lease", "-n", "kube-system", n])["spec"]["holderIdentity"].clone();
+    assert_eq!(holder("kube-scheduler"), holder("kube-controller-manager"));
+}

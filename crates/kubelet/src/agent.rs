@@ -6,15 +6,15 @@
 //!       ─▶ spawn NodeReporter (lease 10 s, status 60 s) ─▶ spawn PodManager (watch → workers)
 //! ```
 
+use crate::cni;
 use crate::config::KubeletConfig;
 use crate::context::Context;
 use crate::events::Recorder;
 use crate::node::NodeReporter;
-use crate::pod::manager::PodManager;
+use crate::pod::manager::{PodEvents, PodManager};
 use crate::pod::runtime::Runtime;
 use crate::sources::{ApiSources, CriExec};
 use crate::stats::StatsProvider;
-use crate::{cni, host};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +38,20 @@ pub struct Agent {
 }
 
 pub async fn start(
+    cfg: KubeletConfig,
+    client: kube::Client,
+    runtime: Arc<dyn Runtime>,
+) -> Result<Agent, AgentError> {
+    start_with(cfg, client, runtime, None).await
+}
+
+/// Like [`start`], with the pods' events taken from `pod_events` instead of
+/// the node's own watch (the hollow-node simulator shares one watch).
+pub async fn start_with(
     mut cfg: KubeletConfig,
     client: kube::Client,
     runtime: Arc<dyn Runtime>,
+    pod_events: Option<PodEvents>,
 ) -> Result<Agent, AgentError> {
     let version = runtime
         .version(berth_cri::api::VersionRequest {
@@ -84,10 +95,11 @@ pub async fn start(
     let sources = Arc::new(ApiSources {
         client: client.clone(),
     });
+    let size = cfg.node_capacity();
     let allocatable = berth_podspec::Allocatable {
-        cpu_millis: host::cpu_count() as i64 * 1000,
-        memory_bytes: host::memory_bytes() as i64,
-        ephemeral_storage_bytes: host::disk_bytes(&cfg.root).0 as i64,
+        cpu_millis: size.cpu_millis,
+        memory_bytes: size.memory_bytes,
+        ephemeral_storage_bytes: size.ephemeral_storage_bytes,
     };
     let ctx = Arc::new(Context {
         volumes: berth_volumes::VolumeManager::new(cfg.pods_dir(), sources.clone()),
@@ -101,7 +113,12 @@ pub async fn start(
         client,
         cfg: cfg.clone(),
     });
-    tokio::spawn(PodManager::new(ctx).run());
+    let manager = PodManager::new(ctx);
+    let manager = match pod_events {
+        Some(events) => manager.with_source(events),
+        None => manager,
+    };
+    tokio::spawn(manager.run());
     Ok(Agent {
         server_port: if cfg.serving_tls.is_some() {
             cfg.server_port

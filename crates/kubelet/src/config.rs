@@ -42,6 +42,28 @@ pub struct KubeletConfig {
     pub max_dead_per_container: usize,
     /// How often container and image garbage collection and log rotation run.
     pub gc_period: std::time::Duration,
+    /// What the node offers; `None`: the host's CPUs, memory and disk. Hollow
+    /// nodes of the simulator declare a size instead.
+    pub capacity: Option<NodeCapacity>,
+}
+
+/// cpu, memory and ephemeral-storage a node reports as capacity and allocatable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeCapacity {
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub ephemeral_storage_bytes: i64,
+}
+
+impl NodeCapacity {
+    /// The host's CPUs, memory and the disk holding `root`.
+    pub fn of_host(root: &std::path::Path) -> Self {
+        Self {
+            cpu_millis: crate::host::cpu_count() as i64 * 1000,
+            memory_bytes: crate::host::memory_bytes() as i64,
+            ephemeral_storage_bytes: crate::host::disk_bytes(root).0 as i64,
+        }
+    }
 }
 
 /// Hard eviction thresholds: memory.available<100Mi, nodefs.available<5%,
@@ -95,7 +117,13 @@ impl KubeletConfig {
             container_log_max_files: 5,
             max_dead_per_container: 1,
             gc_period: std::time::Duration::from_secs(60),
+            capacity: None,
         }
+    }
+    /// What the node offers: the configured size, else the host's.
+    pub fn node_capacity(&self) -> NodeCapacity {
+        self.capacity
+            .unwrap_or_else(|| NodeCapacity::of_host(&self.root))
     }
     pub fn pods_dir(&self) -> PathBuf {
         self.root.join("pods")

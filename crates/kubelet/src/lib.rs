@@ -20,4 +20,4 @@ pub mod stats;
 #[cfg(test)]
 mod testutil;
 
-pub use config::{EvictionThresholds, KubeletConfig};
+pub use config::{EvictionThresholds, KubeletConfig, NodeCapacity};

@@ -32,11 +32,16 @@ fn now_micro() -> String {
 
 /// Capacity as the node reports it.
 pub fn capacity(cfg: &KubeletConfig) -> Value {
-    let (disk_total, _) = host::disk_bytes(&cfg.root);
+    let size = cfg.node_capacity();
+    let cpu = if size.cpu_millis % 1000 == 0 {
+        (size.cpu_millis / 1000).to_string()
+    } else {
+        format!("{}m", size.cpu_millis)
+    };
     json!({
-        "cpu": host::cpu_count().to_string(),
-        "memory": format!("{}Ki", host::memory_bytes() / 1024),
-        "ephemeral-storage": format!("{}Ki", disk_total / 1024),
+        "cpu": cpu,
+        "memory": format!("{}Ki", size.memory_bytes / 1024),
+        "ephemeral-storage": format!("{}Ki", size.ephemeral_storage_bytes / 1024),
         "pods": cfg.max_pods.to_string(),
     })
 }
@@ -227,17 +232,18 @@ impl NodeReporter {
             "leaseDurationSeconds": LEASE_DURATION_SECONDS,
             "renewTime": now_micro(),
         });
-        match self.leases.get_opt(name).await? {
-            Some(_) => {
-                self.leases
-                    .patch(
-                        name,
-                        &PatchParams::default(),
-                        &Patch::Merge(&json!({"spec": spec})),
-                    )
-                    .await?;
-            }
-            None => {
+        // One request per renewal: patch, and create only when there is none.
+        let patched = self
+            .leases
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": spec})),
+            )
+            .await;
+        match patched {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {
                 let node = self.nodes.get(name).await?;
                 let lease: Lease = serde_json::from_value(json!({
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -254,6 +260,7 @@ impl NodeReporter {
                     Err(e) => return Err(e),
                 }
             }
+            Err(e) => return Err(e),
         }
         Ok(())
     }

@@ -99,6 +99,32 @@ impl FakeRuntime {
         self
     }
 
+    /// Stops recording calls (see [`FakeRuntime::calls`]): a hollow node runs for
+    /// hours and its relister alone makes a call every second.
+    pub fn without_call_log(self) -> Self {
+        {
+            let mut state = self.lock();
+            state.record_calls = false;
+            state.calls = Vec::new();
+        }
+        self
+    }
+
+    /// Makes `op` (RunPodSandbox, PullImage, CreateContainer, StartContainer)
+    /// take `latency` of real time before it acts, like a real runtime would.
+    /// The only place the fake sleeps; unit tests leave it unset.
+    pub fn with_latency(self, op: &'static str, latency: Duration) -> Self {
+        self.lock().latencies.insert(op, latency);
+        self
+    }
+
+    async fn latency(&self, op: &'static str) {
+        let latency = self.lock().latencies.get(op).copied();
+        if let Some(latency) = latency.filter(|l| !l.is_zero()) {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
     /// Makes an image present locally, as if pulled or imported. Returns its id.
     pub fn add_image(&self, reference: &str, size_bytes: u64) -> String {
         self.lock().add_image(reference, size_bytes)
@@ -198,7 +224,9 @@ impl FakeRuntime {
         f: impl FnOnce(&mut State) -> Result<T, CriError>,
     ) -> Result<T, CriError> {
         let mut state = self.lock();
-        state.calls.push(op);
+        if state.record_calls {
+            state.calls.push(op);
+        }
         if let Some((code, message)) = state.injected.get_mut(op).and_then(VecDeque::pop_front) {
             return Err(CriError::status(op, code, message));
         }
@@ -262,6 +290,10 @@ pub(crate) struct State {
     next_ip_offset: u32,
     injected: HashMap<&'static str, VecDeque<(Code, String)>>,
     calls: Vec<&'static str>,
+    /// Off for long simulations: the call log would grow without bound.
+    record_calls: bool,
+    /// Simulated time some calls take (the hollow-node simulator's knob).
+    latencies: HashMap<&'static str, Duration>,
 }
 
 impl State {
@@ -282,6 +314,8 @@ impl State {
             next_ip_offset: 2,
             injected: HashMap::new(),
             calls: Vec::new(),
+            record_calls: true,
+            latencies: HashMap::new(),
         }
     }
 

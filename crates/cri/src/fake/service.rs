@@ -38,6 +38,7 @@ impl RuntimeService for FakeRuntime {
         &self,
         req: RunPodSandboxRequest,
     ) -> Result<RunPodSandboxResponse, CriError> {
+        self.latency("RunPodSandbox").await;
         self.call("RunPodSandbox", |state| state.run_pod_sandbox(req))
     }
 
@@ -73,6 +74,7 @@ impl RuntimeService for FakeRuntime {
         &self,
         req: CreateContainerRequest,
     ) -> Result<CreateContainerResponse, CriError> {
+        self.latency("CreateContainer").await;
         self.call("CreateContainer", |state| state.create_container(req))
     }
 
@@ -80,6 +82,7 @@ impl RuntimeService for FakeRuntime {
         &self,
         req: StartContainerRequest,
     ) -> Result<StartContainerResponse, CriError> {
+        self.latency("StartContainer").await;
         self.call("StartContainer", |state| state.start_container(req))
     }
 
@@ -181,6 +184,7 @@ impl RuntimeService for FakeRuntime {
 #[async_trait]
 impl ImageService for FakeRuntime {
     async fn pull_image(&self, req: PullImageRequest) -> Result<PullImageResponse, CriError> {
+        self.latency("PullImage").await;
         self.call("PullImage", |state| state.pull_image(req))
     }
 

@@ -18,7 +18,16 @@ use tokio::sync::watch;
 pub struct PodManager {
     ctx: Arc<Context>,
     workers: Workers,
+    /// Where pod events come from; `None`: the node's own watch.
+    /// (A Mutex only so the manager stays Sync; it is taken once.)
+    source: std::sync::Mutex<Option<PodEvents>>,
 }
+
+/// The events of the pods bound to one node, as a `spec.nodeName` watch yields
+/// them. The hollow-node simulator feeds thousands of nodes from one shared
+/// watch through this instead of opening one watch per node.
+pub type PodEvents =
+    futures::stream::BoxStream<'static, Result<watcher::Event<Pod>, watcher::Error>>;
 
 type Workers = Arc<std::sync::Mutex<HashMap<String, watch::Sender<Option<Pod>>>>>;
 
@@ -30,7 +39,14 @@ impl PodManager {
         Self {
             ctx,
             workers: Default::default(),
+            source: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Take pod events from `source` instead of opening a watch.
+    pub fn with_source(mut self, source: PodEvents) -> Self {
+        self.source = std::sync::Mutex::new(Some(source));
+        self
     }
 
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Option<Pod>>>> {
@@ -81,10 +97,16 @@ impl PodManager {
             })
         };
         tokio::spawn(crate::gc::GarbageCollector::new(self.ctx.clone(), active).run());
-        let api: kube::Api<Pod> = kube::Api::all(self.ctx.client.clone());
-        let cfg =
-            watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.cfg.node_name));
-        let mut stream = watcher(api, cfg).boxed();
+        let source = self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut stream = match source {
+            Some(source) => source,
+            None => {
+                let api: kube::Api<Pod> = kube::Api::all(self.ctx.client.clone());
+                let cfg = watcher::Config::default()
+                    .fields(&format!("spec.nodeName={}", self.ctx.cfg.node_name));
+                watcher(api, cfg).boxed()
+            }
+        };
         let mut listed: Vec<Pod> = Vec::new();
         while let Some(ev) = stream.next().await {
             match ev {

@@ -1,0 +1,114 @@
+//! One hollow node: the production kubelet (registration, Lease, status,
+//! pod workers, probes, GC) over an in-process fake CRI runtime.
+//!
+//! ```text
+//! shared kube::Client ──▶ kill switch ──▶ this node's kube::Client ──▶ kubelet agent
+//!                                                  pod events (dispatch.rs) ──┘
+//! FakeRuntime (system clock, no call log, optional latencies) ─────────────────┘
+//! ```
+//!
+//! Killing a node cuts its API connection: heartbeats and status updates stop
+//! at once, as when a machine loses power; the control plane has to notice.
+
+use berth_kubelet::pod::manager::PodEvents;
+use berth_kubelet::{KubeletConfig, NodeCapacity};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The image every simulated pod uses; present on every hollow node.
+pub const IMAGE: &str = "localhost/berth/echo:1";
+
+/// What each hollow node offers and how slow its runtime is.
+#[derive(Clone, Debug)]
+pub struct NodeShape {
+    pub capacity: NodeCapacity,
+    pub max_pods: u32,
+    /// Time RunPodSandbox and StartContainer take in the fake runtime.
+    pub sandbox_latency: Duration,
+    pub start_latency: Duration,
+}
+
+pub struct HollowNode {
+    pub name: String,
+    alive: Arc<AtomicBool>,
+}
+
+impl HollowNode {
+    /// Registers the node and starts its agent; returns once the Node exists.
+    pub async fn start(
+        name: &str,
+        index: usize,
+        shared: &kube::Client,
+        root: &Path,
+        shape: &NodeShape,
+        pod_events: PodEvents,
+    ) -> Result<HollowNode, berth_kubelet::agent::AgentError> {
+        let alive = Arc::new(AtomicBool::new(true));
+        let client = node_client(shared.clone(), alive.clone());
+        let runtime = berth_cri::FakeRuntime::new()
+            .with_system_clock()
+            .without_call_log()
+            .with_latency("RunPodSandbox", shape.sandbox_latency)
+            .with_latency("StartContainer", shape.start_latency);
+        runtime.add_image(IMAGE, 2 << 20);
+        let mut cfg = KubeletConfig::new(name, root.join(name), node_ip(index));
+        runtime.add_image(&cfg.pause_image, 1 << 20);
+        cfg.capacity = Some(shape.capacity);
+        cfg.max_pods = shape.max_pods;
+        cfg.serving_tls = None;
+        cfg.manage_routes = false;
+        cfg.node_labels = vec![("berth.dev/hollow".into(), "true".into())];
+        berth_kubelet::agent::start_with(cfg, client, Arc::new(runtime), Some(pod_events)).await?;
+        Ok(HollowNode {
+            name: name.to_string(),
+            alive,
+        })
+    }
+
+    /// The machine "dies": every later API call of this node fails.
+    pub fn kill(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+    }
+}
+
+/// 10.200.0.0/16 onwards: a distinct, never routed address per node.
+fn node_ip(index: usize) -> String {
+    let n = index as u32 + 1;
+    format!("10.{}.{}.{}", 200 + (n >> 16), (n >> 8) & 0xff, n & 0xff)
+}
+
+/// A client for one node that shares the connection pool of `shared` but can
+/// be cut off: one pool for thousands of nodes, as kubemark's hollow nodes
+/// would have one TCP connection each, which this machine cannot afford.
+fn node_client(shared: kube::Client, alive: Arc<AtomicBool>) -> kube::Client {
+    let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+        let shared = shared.clone();
+        let alive = alive.clone();
+        async move {
+            if !alive.load(Ordering::SeqCst) {
+                return Err::<http::Response<kube::client::Body>, tower::BoxError>(
+                    "hollow node is down".into(),
+                );
+            }
+            shared.send(request).await.map_err(tower::BoxError::from)
+        }
+    });
+    kube::Client::new(service, "default")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ips_are_distinct_and_valid() {
+        let ips: std::collections::HashSet<String> = (0..70_000).map(node_ip).collect();
+        assert_eq!(ips.len(), 70_000);
+        assert!(ips
+            .iter()
+            .all(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok()));
+        assert_eq!(node_ip(0), "10.200.0.1");
+    }
+}
