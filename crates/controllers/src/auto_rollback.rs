@@ -111,10 +111,10 @@ pub struct Failure {
 }
 
 /// Is the rollout to the new ReplicaSet failing? `new_pods` are its pods.
-pub fn rollout_failure(
+pub fn rollout_failure<P: std::borrow::Borrow<Pod>>(
     d: &Deployment,
     deadline_exceeded: bool,
-    new_pods: &[Pod],
+    new_pods: &[P],
     now: Timestamp,
 ) -> Option<Failure> {
     if deadline_exceeded {
@@ -132,6 +132,7 @@ pub fn rollout_failure(
         .unwrap_or(DEFAULT_UNREADY);
     let failures: Vec<String> = new_pods
         .iter()
+        .map(|p| p.borrow())
         .filter(|p| crate::pod_state::is_active(p))
         .filter_map(|p| pod_failure(p, unready, now))
         .collect();
@@ -246,7 +247,8 @@ mod tests {
         let two = vec![waiting("CrashLoopBackOff"), waiting("ImagePullBackOff")];
         let f = rollout_failure(&d, false, &two, now()).unwrap_or_else(|| panic!("no failure"));
         assert_eq!(f.reason, "NewPodsFailing");
-        let f = rollout_failure(&d, true, &[], now()).unwrap_or_else(|| panic!("no failure"));
+        let f =
+            rollout_failure::<Pod>(&d, true, &[], now()).unwrap_or_else(|| panic!("no failure"));
         assert_eq!(f.reason, "ProgressDeadlineExceeded");
     }
 

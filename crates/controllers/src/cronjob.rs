@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::tz::TimeZone;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use std::sync::Arc;
@@ -413,12 +413,15 @@ pub async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Context>, clock: Clock) -> Res
         .uid()
         .ok_or_else(|| ControllerError::MissingField(cj.name_any(), "metadata.uid"))?;
     let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
-    let jobs: Vec<Job> = jobs_api
-        .list(&ListParams::default())
-        .await?
-        .items
+    let cache = ctx.informers.get::<Job>();
+    // Decide only on a cache that shows the Jobs we created and deleted.
+    if !cache.caught_up(&uid) {
+        return Ok(Action::requeue(std::time::Duration::from_millis(500)));
+    }
+    let jobs: Vec<Job> = cache
+        .controlled_by(&uid)
         .into_iter()
-        .filter(|j| controller_of(&j.metadata).is_some_and(|r| r.uid == uid))
+        .map(|j| (*j).clone())
         .collect();
     let now = clock.now();
     let mut plan = plan(&cj, &jobs, now);
@@ -429,7 +432,11 @@ pub async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Context>, clock: Clock) -> Res
     };
     for name in &plan.delete {
         match jobs_api.delete(name, &background).await {
-            Ok(_) => {}
+            Ok(outcome) => {
+                if let Some(job) = jobs.iter().find(|j| j.name_any() == *name) {
+                    cache.expect_deleted(&uid, job, outcome.left().as_ref());
+                }
+            }
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
@@ -438,6 +445,7 @@ pub async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Context>, clock: Clock) -> Res
         let name = job.name_any();
         let created = match jobs_api.create(&PostParams::default(), &job).await {
             Ok(created) => {
+                cache.expect_written(&uid, &created);
                 plan.events.push(ev(
                     "Normal",
                     "SuccessfulCreate",

@@ -24,10 +24,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::{json, Value};
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -295,13 +296,16 @@ fn oldest_first(pods: &mut [&Pod]) {
 }
 
 /// Decide for `ds` given all nodes and its pods, at `now`. Pure.
-pub fn plan(
+pub fn plan<N: Borrow<Node>, P: Borrow<Pod>>(
     ds: &DaemonSet,
-    nodes: &[Node],
-    pods: &[Pod],
+    nodes: &[N],
+    pods: &[P],
     hash: &str,
     now: Timestamp,
 ) -> Result<DsPlan> {
+    let nodes: Vec<&Node> = nodes.iter().map(|n| n.borrow()).collect();
+    let nodes = nodes.as_slice();
+    let pods: Vec<&Pod> = pods.iter().map(|p| p.borrow()).collect();
     let mut out = DsPlan::default();
     let spec = ds
         .spec
@@ -315,6 +319,7 @@ pub fn plan(
     let mut by_node: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
     for pod in pods
         .iter()
+        .copied()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
     {
         if let Some(node) = target_node(pod) {
@@ -554,7 +559,7 @@ where
 
 /// Find or create the ControllerRevision for the current template; bump a
 /// reused older one to the newest number (rollout undo); trim history.
-async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<String> {
+async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Arc<Pod>]) -> Result<String> {
     let ns = ds.namespace().unwrap_or_else(|| "default".into());
     let uid = ds.uid().unwrap_or_default();
     let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &ns);
@@ -565,12 +570,11 @@ async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<S
     let collision = ds.status.as_ref().and_then(|s| s.collision_count);
     let hash = template_hash::compute(&spec.template, collision);
     let data = revision_data(ds);
-    let mut owned: Vec<ControllerRevision> = api
-        .list(&ListParams::default())
-        .await?
-        .items
+    let revisions = ctx.informers.get::<ControllerRevision>();
+    let mut owned: Vec<ControllerRevision> = revisions
+        .controlled_by(&uid)
         .into_iter()
-        .filter(|r| controller_of(&r.metadata).is_some_and(|o| o.uid == uid))
+        .map(|r| (*r).clone())
         .collect();
     owned.sort_by_key(|r| r.revision);
     let max = owned.last().map_or(0, |r| r.revision);
@@ -579,12 +583,14 @@ async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<S
         .find(|r| r.data.as_ref().map(|d| &d.0) == Some(&data));
     match current {
         Some(r) if r.revision < max => {
-            api.patch(
-                &r.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"revision": max + 1})),
-            )
-            .await?;
+            let bumped = api
+                .patch(
+                    &r.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"revision": max + 1})),
+                )
+                .await?;
+            revisions.expect_written(&uid, &bumped);
         }
         Some(_) => {}
         None => {
@@ -612,7 +618,7 @@ async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<S
                 revision: max + 1,
             };
             match api.create(&PostParams::default(), &revision).await {
-                Ok(_) => {}
+                Ok(created) => revisions.expect_written(&uid, &created),
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     // Same name, different template: a hash collision. Bump
                     // collisionCount so the next pass hashes differently.
@@ -639,7 +645,7 @@ async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<S
     }
     // History: keep revisionHistoryLimit old revisions not used by any pod.
     let limit = usize::try_from(spec.revision_history_limit.unwrap_or(10)).unwrap_or(10);
-    let in_use: Vec<&str> = pods.iter().filter_map(pod_hash).collect();
+    let in_use: Vec<&str> = pods.iter().filter_map(|p| pod_hash(p)).collect();
     let old: Vec<&ControllerRevision> = owned
         .iter()
         .filter(|r| r.data.as_ref().map(|d| &d.0) != Some(&data))
@@ -651,7 +657,7 @@ async fn sync_revisions(ctx: &Context, ds: &DaemonSet, pods: &[Pod]) -> Result<S
         .collect();
     for r in old.iter().take(old.len().saturating_sub(limit)) {
         match api.delete(&r.name_any(), &DeleteParams::default()).await {
-            Ok(_) => {}
+            Ok(outcome) => revisions.expect_deleted(&uid, r, outcome.left().as_ref()),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
@@ -668,15 +674,14 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>, clock: Clock) -> R
         .uid()
         .ok_or_else(|| ControllerError::MissingField(ds.name_any(), "metadata.uid"))?;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let nodes_api: Api<Node> = Api::all(ctx.client.clone());
-    let nodes = nodes_api.list(&ListParams::default()).await?.items;
-    let pods: Vec<Pod> = pods_api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|p| controller_of(&p.metadata).is_some_and(|r| r.uid == uid))
-        .collect();
+    let cache = ctx.informers.pods();
+    // Expectations: decide only on caches that show our own writes (pods
+    // and revisions), or a lagging cache would double a node's pod.
+    if !cache.caught_up(&uid) || !ctx.informers.get::<ControllerRevision>().caught_up(&uid) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let nodes = ctx.informers.nodes().list();
+    let pods: Vec<Arc<Pod>> = cache.controlled_by(&uid);
     let hash = sync_revisions(&ctx, &ds, &pods).await?;
     let plan = plan(&ds, &nodes, &pods, &hash, clock.now())?;
 
@@ -693,7 +698,10 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>, clock: Clock) -> R
     }
     for name in &plan.delete {
         match pods_api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {
+            Ok(outcome) => {
+                if let Some(pod) = pods.iter().find(|p| p.name_any() == *name) {
+                    cache.expect_deleted(&uid, pod, outcome.left().as_ref());
+                }
                 events::record(
                     &ctx.client,
                     COMPONENT,
@@ -712,6 +720,7 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>, clock: Clock) -> R
         let pod = pod_for(&ds, node, &hash)?;
         match pods_api.create(&PostParams::default(), &pod).await {
             Ok(created) => {
+                cache.expect_written(&uid, &created);
                 events::record(
                     &ctx.client,
                     COMPONENT,

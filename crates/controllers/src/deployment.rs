@@ -5,7 +5,7 @@
 use crate::auto_rollback;
 use crate::error::{ControllerError, Result};
 use crate::events;
-use crate::owner::{controller_of, owner_reference};
+use crate::owner::owner_reference;
 use crate::rollout::{
     available_replicas, deployment_replicas, is_rolling_update, max_old_scale_down, max_surge,
     max_unavailable, new_rs_replicas, spec_replicas,
@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -63,13 +63,16 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action> 
         .as_ref()
         .ok_or_else(|| ControllerError::MissingField(d.name_any(), "spec"))?;
     let rs_api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let owned: Vec<ReplicaSet> = rs_api
-        .list(&ListParams::default())
-        .await?
-        .items
+    let rs_cache = ctx.informers.replicasets();
+    // Expectations: decide only on a cache that shows our own RS writes.
+    if !rs_cache.caught_up(&uid) {
+        return Ok(Action::requeue(std::time::Duration::from_millis(500)));
+    }
+    let owned: Vec<ReplicaSet> = rs_cache
+        .controlled_by(&uid)
         .into_iter()
-        .filter(|rs| controller_of(&rs.metadata).is_some_and(|r| r.uid == uid))
         .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+        .map(|rs| (*rs).clone())
         .collect();
 
     let hash = template_hash::compute(
@@ -158,6 +161,12 @@ fn progress_deadline_in(d: &Deployment, status: &DeploymentStatus) -> Option<std
 }
 
 impl Sync<'_> {
+    /// Remember a ReplicaSet write: the next reconcile waits for the cache to show it.
+    fn wrote(&self, rs: &ReplicaSet) {
+        let uid = self.d.uid().unwrap_or_default();
+        self.ctx.informers.replicasets().expect_written(&uid, rs);
+    }
+
     fn all(&self) -> Vec<&ReplicaSet> {
         self.new_rs.iter().chain(self.old.iter()).collect()
     }
@@ -198,6 +207,7 @@ impl Sync<'_> {
                         &Patch::Merge(patch),
                     )
                     .await?;
+                self.wrote(&updated);
                 self.new_rs = Some(updated);
             }
             if !has_progressing(self.d) {
@@ -254,6 +264,7 @@ impl Sync<'_> {
             status: None,
         };
         let created = self.rs_api.create(&PostParams::default(), &rs).await?;
+        self.wrote(&created);
         if replicas > 0 {
             let msg = format!("Scaled up replica set {name} to {replicas} from 0");
             events::record(
@@ -296,6 +307,7 @@ impl Sync<'_> {
                 &Patch::Merge(patch),
             )
             .await?;
+        self.wrote(&updated);
         if from != to {
             let dir = if to > from { "up" } else { "down" };
             let msg = format!(
@@ -456,9 +468,15 @@ impl Sync<'_> {
             .iter()
             .map(|rs| rs.name_any())
             .collect();
+        let uid = self.d.uid().unwrap_or_default();
+        let cache = self.ctx.informers.replicasets();
         for name in &doomed {
             match self.rs_api.delete(name, &DeleteParams::background()).await {
-                Ok(_) => {}
+                Ok(outcome) => {
+                    if let Some(rs) = self.old.iter().find(|rs| rs.name_any() == *name) {
+                        cache.expect_deleted(&uid, rs, outcome.left().as_ref());
+                    }
+                }
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => return Err(e.into()),
             }
@@ -509,6 +527,7 @@ impl Sync<'_> {
                 &Patch::Merge(patch),
             )
             .await?;
+        self.wrote(&updated);
         self.new_rs = Some(updated);
         Ok(())
     }
@@ -527,23 +546,8 @@ impl Sync<'_> {
         let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
             c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
         });
-        let hash = new_rs
-            .labels()
-            .get(template_hash::LABEL)
-            .cloned()
-            .unwrap_or_default();
-        let pod_api: Api<Pod> = Api::namespaced(
-            self.ctx.client.clone(),
-            &self.d.namespace().unwrap_or_default(),
-        );
         let new_uid = new_rs.uid().unwrap_or_default();
-        let pods: Vec<Pod> = pod_api
-            .list(&ListParams::default().labels(&format!("{}={hash}", template_hash::LABEL)))
-            .await?
-            .items
-            .into_iter()
-            .filter(|p| controller_of(&p.metadata).is_some_and(|o| o.uid == new_uid))
-            .collect();
+        let pods: Vec<Arc<Pod>> = self.ctx.informers.pods().controlled_by(&new_uid);
         let Some(failure) =
             auto_rollback::rollout_failure(self.d, deadline_exceeded, &pods, Timestamp::now())
         else {

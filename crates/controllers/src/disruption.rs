@@ -5,11 +5,11 @@
 //! scale of the controllers that own them.
 
 use crate::events;
+use crate::informers::Informer;
 use crate::owner::controller_of;
 use crate::pod_state::is_ready;
 use crate::runner::{error_policy, run_reconcile, Context};
 use crate::selector;
-use crate::watch::reflected;
 use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
@@ -23,8 +23,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::Controller;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -233,17 +233,16 @@ fn replicas_of<K: Resource>(obj: &K, replicas: Option<i32>) -> (String, i32) {
 /// /scale subresource for anything else. None if the owner is gone or is
 /// another object of that name.
 async fn owner_scale(
-    client: &kube::Client,
+    ctx: &Context,
     ns: &str,
     owner: &OwnerReference,
 ) -> Result<Option<(String, i32)>, kube::Error> {
+    let client = &ctx.client;
+    let informers = &ctx.informers;
     let group = owner.api_version.split_once('/').map_or("", |(g, _)| g);
     let found = match (group, owner.kind.as_str()) {
         ("apps", "ReplicaSet") => {
-            let Some(rs) = Api::<ReplicaSet>::namespaced(client.clone(), ns)
-                .get_opt(&owner.name)
-                .await?
-            else {
+            let Some(rs) = informers.replicasets().get(Some(ns), &owner.name) else {
                 return Ok(None);
             };
             if rs.uid().as_deref() != Some(owner.uid.as_str()) {
@@ -251,37 +250,35 @@ async fn owner_scale(
             }
             match controller_of(&rs.metadata).filter(|r| r.kind == "Deployment") {
                 Some(d) => {
-                    let Some(dep) = Api::<Deployment>::namespaced(client.clone(), ns)
-                        .get_opt(&d.name)
-                        .await?
-                    else {
+                    let Some(dep) = informers.deployments().get(Some(ns), &d.name) else {
                         return Ok(None);
                     };
                     if dep.uid().as_deref() != Some(d.uid.as_str()) {
                         return Ok(None);
                     }
                     return Ok(Some(replicas_of(
-                        &dep,
+                        dep.as_ref(),
                         dep.spec.as_ref().and_then(|s| s.replicas),
                     )));
                 }
-                None => Some(replicas_of(&rs, rs.spec.as_ref().and_then(|s| s.replicas))),
+                None => Some(replicas_of(
+                    rs.as_ref(),
+                    rs.spec.as_ref().and_then(|s| s.replicas),
+                )),
             }
         }
-        ("apps", "Deployment") => Api::<Deployment>::namespaced(client.clone(), ns)
-            .get_opt(&owner.name)
-            .await?
-            .map(|d| replicas_of(&d, d.spec.as_ref().and_then(|s| s.replicas))),
-        ("apps", "StatefulSet") => Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .get_opt(&owner.name)
-            .await?
-            .map(|s| replicas_of(&s, s.spec.as_ref().and_then(|s| s.replicas))),
-        ("", "ReplicationController") => {
-            Api::<ReplicationController>::namespaced(client.clone(), ns)
-                .get_opt(&owner.name)
-                .await?
-                .map(|r| replicas_of(&r, r.spec.as_ref().and_then(|s| s.replicas)))
-        }
+        ("apps", "Deployment") => informers
+            .deployments()
+            .get(Some(ns), &owner.name)
+            .map(|d| replicas_of(d.as_ref(), d.spec.as_ref().and_then(|s| s.replicas))),
+        ("apps", "StatefulSet") => informers
+            .get::<StatefulSet>()
+            .get(Some(ns), &owner.name)
+            .map(|s| replicas_of(s.as_ref(), s.spec.as_ref().and_then(|s| s.replicas))),
+        ("", "ReplicationController") => informers
+            .get::<ReplicationController>()
+            .get(Some(ns), &owner.name)
+            .map(|r| replicas_of(r.as_ref(), r.spec.as_ref().and_then(|s| s.replicas))),
         _ => {
             let gvk = match owner.api_version.split_once('/') {
                 Some((g, v)) => GroupVersionKind::gvk(g, v, &owner.kind),
@@ -314,7 +311,7 @@ async fn owner_scale(
 /// getExpectedScale: the sum of the scales of the pods' controllers, and
 /// the pods without one.
 async fn expected_scale(
-    client: &kube::Client,
+    ctx: &Context,
     ns: &str,
     pods: &[Arc<Pod>],
 ) -> Result<(i32, Vec<String>), String> {
@@ -328,7 +325,7 @@ async fn expected_scale(
         if scales.contains_key(&owner.uid) {
             continue;
         }
-        match owner_scale(client, ns, owner).await {
+        match owner_scale(ctx, ns, owner).await {
             Ok(Some((uid, n))) => {
                 scales.insert(uid, n);
             }
@@ -342,20 +339,20 @@ async fn expected_scale(
 async fn reconcile(
     pdb: Arc<PodDisruptionBudget>,
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Arc<Informer<Pod>>,
 ) -> Result<Action, ControllerError> {
     let ns = pdb.namespace().unwrap_or_else(|| "default".into());
     let api: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &ns);
     let spec = pdb.spec.clone().unwrap_or_default();
     let selected: Vec<Arc<Pod>> = pods
-        .state()
+        .in_namespace(&ns)
         .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && selects(&pdb, p))
+        .filter(|p| selects(&pdb, p))
         .collect();
     let now = Timestamp::now();
     let pod_count = i32::try_from(selected.len()).unwrap_or(i32::MAX);
     let scale = if needs_scale(&spec) {
-        expected_scale(&ctx.client, &ns, &selected).await
+        expected_scale(&ctx, &ns, &selected).await
     } else {
         Ok((0, Vec::new()))
     };
@@ -430,45 +427,53 @@ async fn reconcile(
 }
 
 fn pdbs_in(
-    store: &Store<PodDisruptionBudget>,
+    pdbs: &Informer<PodDisruptionBudget>,
     ns: Option<String>,
 ) -> Vec<ObjectRef<PodDisruptionBudget>> {
-    store
-        .state()
+    pdbs.in_namespace(ns.as_deref().unwrap_or_default())
         .iter()
-        .filter(|p| p.namespace() == ns)
         .map(|p| ObjectRef::from_obj(p.as_ref()))
         .collect()
 }
 
 /// Run the disruption controller until the watches end.
-pub async fn run_disruption_controller(client: kube::Client, ctx: Arc<Context>) {
-    let (pods, pod_stream) = reflected(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let controller = Controller::new(
-        Api::<PodDisruptionBudget>::all(client.clone()),
-        watcher::Config::default(),
+pub async fn run_disruption_controller(_client: kube::Client, ctx: Arc<Context>) {
+    let informers = ctx.informers.clone();
+    let pods = informers.pods();
+    let pdbs = informers.get::<PodDisruptionBudget>();
+    let (rs, deployments, sets, rcs) = (
+        informers.replicasets(),
+        informers.deployments(),
+        informers.get::<StatefulSet>(),
+        informers.get::<ReplicationController>(),
     );
-    let pdbs = controller.store();
+    let (pod_events, rs_events, d_events, set_events) = (
+        pods.subscribe(),
+        rs.subscribe(),
+        deployments.subscribe(),
+        sets.subscribe(),
+    );
+    pods.ready().await;
+    rs.ready().await;
+    deployments.ready().await;
+    sets.ready().await;
+    rcs.ready().await;
     // PDBs per namespace are few: any pod or workload change in a namespace
     // re-evaluates its PDBs (covers label changes and scale changes alike).
-    let (p1, p2, p3, p4) = (pdbs.clone(), pdbs.clone(), pdbs.clone(), pdbs);
-    controller
-        .watches_stream(pod_stream, move |pod: Pod| pdbs_in(&p1, pod.namespace()))
-        .watches(
-            Api::<ReplicaSet>::all(client.clone()),
-            watcher::Config::default(),
-            move |o| pdbs_in(&p2, o.namespace()),
-        )
-        .watches(
-            Api::<Deployment>::all(client.clone()),
-            watcher::Config::default(),
-            move |o| pdbs_in(&p3, o.namespace()),
-        )
-        .watches(
-            Api::<StatefulSet>::all(client),
-            watcher::Config::default(),
-            move |o| pdbs_in(&p4, o.namespace()),
-        )
+    let (p1, p2, p3, p4) = (pdbs.clone(), pdbs.clone(), pdbs.clone(), pdbs.clone());
+    Controller::for_shared_stream(pdbs.subscribe(), pdbs.ready_store().await)
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| {
+            pdbs_in(&p1, pod.namespace())
+        })
+        .watches_shared_stream(rs_events, move |o: Arc<ReplicaSet>| {
+            pdbs_in(&p2, o.namespace())
+        })
+        .watches_shared_stream(d_events, move |o: Arc<Deployment>| {
+            pdbs_in(&p3, o.namespace())
+        })
+        .watches_shared_stream(set_events, move |o: Arc<StatefulSet>| {
+            pdbs_in(&p4, o.namespace())
+        })
         .run(
             move |pdb, ctx| {
                 let pods = pods.clone();

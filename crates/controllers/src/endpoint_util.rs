@@ -3,13 +3,14 @@
 //! back a Service, how a service port resolves on a pod, the
 //! last-change-trigger-time tracker, and the pod → Services index.
 
+use crate::informers::Informer;
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Annotation upstream puts on Endpoints and EndpointSlices.
 pub const LAST_CHANGE_TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
@@ -134,14 +135,14 @@ pub fn port_protocol(port: &ServicePort) -> String {
 }
 
 /// Pods in the Service's namespace its selector matches (any state).
-pub fn selected_pods(pods: &Store<Pod>, svc: &Service) -> Vec<std::sync::Arc<Pod>> {
+pub fn selected_pods(pods: &Informer<Pod>, svc: &Service) -> Vec<std::sync::Arc<Pod>> {
     let Some(selector) = managed_selector(svc) else {
         return Vec::new();
     };
-    let ns = svc.namespace();
-    pods.state()
+    let ns = svc.namespace().unwrap_or_default();
+    pods.in_namespace(&ns)
         .into_iter()
-        .filter(|p| p.namespace() == ns && selector_matches(selector, p.metadata.labels.as_ref()))
+        .filter(|p| selector_matches(selector, p.metadata.labels.as_ref()))
         .collect()
 }
 
@@ -209,13 +210,13 @@ impl TriggerTimeTracker {
 /// plus those that selected it at its previous event (so a label change or
 /// deletion also updates the Services it left).
 pub struct PodServiceIndex {
-    services: Store<Service>,
-    pods: Store<Pod>,
+    services: Arc<Informer<Service>>,
+    pods: Arc<Informer<Pod>>,
     last: Mutex<HashMap<ObjectRef<Pod>, HashSet<ObjectRef<Service>>>>,
 }
 
 impl PodServiceIndex {
-    pub fn new(services: Store<Service>, pods: Store<Pod>) -> Self {
+    pub fn new(services: Arc<Informer<Service>>, pods: Arc<Informer<Pod>>) -> Self {
         Self {
             services,
             pods,
@@ -225,12 +226,11 @@ impl PodServiceIndex {
 
     pub fn services_for(&self, pod: &Pod) -> Vec<ObjectRef<Service>> {
         let key = ObjectRef::from_obj(pod);
-        let ns = pod.namespace();
+        let ns = pod.namespace().unwrap_or_default();
         let now: HashSet<ObjectRef<Service>> = self
             .services
-            .state()
+            .in_namespace(&ns)
             .iter()
-            .filter(|s| s.namespace() == ns)
             .filter(|s| {
                 managed_selector(s)
                     .is_some_and(|sel| selector_matches(sel, pod.metadata.labels.as_ref()))
@@ -241,7 +241,7 @@ impl PodServiceIndex {
         let mut out = last.remove(&key).unwrap_or_default();
         out.extend(now.iter().cloned());
         // The reflector has already applied this event: absent means deleted.
-        if self.pods.get(&key).is_some() {
+        if self.pods.get(key.namespace.as_deref(), &key.name).is_some() {
             last.insert(key, now);
         }
         out.into_iter().collect()

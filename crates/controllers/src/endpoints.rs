@@ -9,23 +9,22 @@ use crate::endpoint_util::{
     selected_pods, should_pod_be_in_endpoints, should_set_hostname, PodServiceIndex,
     TriggerTimeTracker, HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME,
 };
+use crate::informers::Informer;
 use crate::pod_state::is_ready;
 use crate::runner::{error_policy, run_reconcile, Context};
-use crate::watch::reflected;
 use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub const COMPONENT: &str = "endpoint-controller";
 /// Set to `truncated` when more than [`MAX_CAPACITY`] addresses were dropped.
@@ -227,7 +226,8 @@ pub fn desired_labels(svc: &Service) -> BTreeMap<String, String> {
 }
 
 struct State {
-    pods: Store<Pod>,
+    pods: Arc<Informer<Pod>>,
+    endpoints: Arc<Informer<Endpoints>>,
     tracker: TriggerTimeTracker,
 }
 
@@ -242,6 +242,11 @@ async fn reconcile(
     }
     let ns = svc.namespace().unwrap_or_else(|| "default".into());
     let name = svc.name_any();
+    let svc_key = format!("{ns}/{name}");
+    // Decide only on a cache that shows our own last write.
+    if !state.endpoints.caught_up(&svc_key) {
+        return Ok(Action::requeue(std::time::Duration::from_millis(200)));
+    }
     let pods = selected_pods(&state.pods, &svc);
     let trigger = state.tracker.compute(&svc, &pods);
     let mut subsets = desired_subsets(&svc, &pods);
@@ -249,7 +254,7 @@ async fn reconcile(
     let labels = desired_labels(&svc);
 
     let api: Api<Endpoints> = Api::namespaced(ctx.client.clone(), &ns);
-    let current = api.get_opt(&name).await?;
+    let current = state.endpoints.get(Some(&ns), &name).map(|e| (*e).clone());
     if let Some(cur) = &current {
         let cur_subsets = repack(cur.subsets.clone().unwrap_or_default());
         let capacity_ok = cur.annotations().contains_key(OVER_CAPACITY) == truncated;
@@ -282,7 +287,10 @@ async fn reconcile(
         None => api.create(&PostParams::default(), &ep).await,
     };
     match result {
-        Ok(_) => Ok(resync),
+        Ok(written) => {
+            state.endpoints.expect_written(&svc_key, &written);
+            Ok(resync)
+        }
         // A namespace being deleted refuses new objects; nothing to do.
         Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("terminat") => Ok(resync),
         Err(e) => Err(e.into()),
@@ -295,42 +303,51 @@ pub(crate) fn rfc3339(t: k8s_openapi::jiff::Timestamp) -> String {
 }
 
 /// Delete the Endpoints of Services that are gone: each deleted Service, and
-/// once the Service cache is complete, any leftover without a Service.
+/// once the caches are complete, any leftover without a Service.
 async fn collect_orphans(
     client: kube::Client,
-    services: Store<Service>,
-    mut gone: mpsc::UnboundedReceiver<Option<(String, String)>>,
+    services: Arc<Informer<Service>>,
+    endpoints: Arc<Informer<Endpoints>>,
+    tracker_state: Arc<State>,
 ) {
-    while let Some(msg) = gone.recv().await {
-        let candidates: Vec<(String, String)> = match msg {
-            Some(one) => vec![one],
-            None => {
-                let all: Api<Endpoints> = Api::all(client.clone());
-                match all.list(&ListParams::default()).await {
-                    Ok(list) => list
-                        .items
-                        .into_iter()
-                        .filter(|e| !e.annotations().contains_key(LEADER_ANNOTATION))
-                        .map(|e| (e.namespace().unwrap_or_default(), e.name_any()))
-                        .collect(),
-                    Err(err) => {
-                        tracing::warn!(%err, "listing endpoints for leftovers");
-                        Vec::new()
-                    }
-                }
-            }
-        };
-        for (ns, name) in candidates {
-            if services.get(&ObjectRef::new(&name).within(&ns)).is_some() {
-                continue;
-            }
-            let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(err) => {
-                    tracing::warn!(%err, %ns, %name, "deleting endpoints of deleted service")
-                }
+    let events = services.subscribe();
+    services.ready().await;
+    endpoints.ready().await;
+    let leftovers: Vec<(String, String)> = endpoints
+        .list()
+        .iter()
+        .filter(|e| !e.annotations().contains_key(LEADER_ANNOTATION))
+        .map(|e| (e.namespace().unwrap_or_default(), e.name_any()))
+        .collect();
+    delete_unless_service(&client, &services, leftovers).await;
+    let mut events = std::pin::pin!(events);
+    while let Some(svc) = events.next().await {
+        let ns = svc.namespace().unwrap_or_default();
+        let name = svc.name_any();
+        if services.get(Some(&ns), &name).is_some() {
+            continue;
+        }
+        // Deleted (the informer hands deletions on too).
+        tracker_state.tracker.forget(&ns, &name);
+        delete_unless_service(&client, &services, vec![(ns, name)]).await;
+    }
+}
+
+async fn delete_unless_service(
+    client: &kube::Client,
+    services: &Informer<Service>,
+    candidates: Vec<(String, String)>,
+) {
+    for (ns, name) in candidates {
+        if services.get(Some(&ns), &name).is_some() {
+            continue;
+        }
+        let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(err) => {
+                tracing::warn!(%err, %ns, %name, "deleting endpoints of deleted service")
             }
         }
     }
@@ -338,45 +355,28 @@ async fn collect_orphans(
 
 /// Run the Endpoints controller until the watches end.
 pub async fn run_endpoints_controller(client: kube::Client, ctx: Arc<Context>) {
-    let (pods, pod_stream) = reflected(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let (services, svc_writer) = reflector::store::<Service>();
-    let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+    let informers = ctx.informers.clone();
+    let (pods, services) = (informers.pods(), informers.services());
+    let endpoints = informers.get::<Endpoints>();
+    let (pod_events, endpoint_events) = (pods.subscribe(), endpoints.subscribe());
+    pods.ready().await;
+    endpoints.ready().await;
     let state = Arc::new(State {
         pods: pods.clone(),
+        endpoints: endpoints.clone(),
         tracker: TriggerTimeTracker::default(),
     });
-    let tracker_state = state.clone();
-    let svc_stream = watcher(
-        Api::<Service>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(svc_writer)
-    .inspect(move |ev| match ev {
-        Ok(watcher::Event::Delete(svc)) => {
-            let ns = svc.namespace().unwrap_or_default();
-            tracker_state.tracker.forget(&ns, &svc.name_any());
-            let _ = gone_tx.send(Some((ns, svc.name_any())));
-        }
-        Ok(watcher::Event::InitDone) => {
-            let _ = gone_tx.send(None);
-        }
-        _ => {}
-    })
-    .touched_objects();
-    tokio::spawn(collect_orphans(client.clone(), services.clone(), gone_rx));
-
+    tokio::spawn(collect_orphans(
+        client.clone(),
+        services.clone(),
+        endpoints,
+        state.clone(),
+    ));
     let index = PodServiceIndex::new(services.clone(), pods);
-    let endpoints_stream = watcher(
-        Api::<Endpoints>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
-    Controller::for_stream(svc_stream, services)
-        .watches_stream(pod_stream, move |pod: Pod| index.services_for(&pod))
+    Controller::for_shared_stream(services.subscribe(), services.ready_store().await)
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| index.services_for(&pod))
         // Someone else changing or deleting "our" Endpoints: put them back.
-        .watches_stream(endpoints_stream, |ep: Endpoints| {
+        .watches_shared_stream(endpoint_events, |ep: Arc<Endpoints>| {
             let r = ObjectRef::<Service>::new(&ep.name_any());
             Some(match ep.namespace() {
                 Some(ns) => r.within(&ns),

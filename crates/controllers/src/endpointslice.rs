@@ -10,20 +10,20 @@ use crate::endpoint_util::{
     PodServiceIndex, TriggerTimeTracker, HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME,
 };
 use crate::endpoints::rfc3339;
+use crate::informers::{hash_json, ChangeFilter, Informer};
 use crate::owner::owner_reference;
 use crate::pod_state::is_ready;
 use crate::runner::{error_policy, run_reconcile, Context};
-use crate::watch::reflected;
 use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -437,9 +437,19 @@ pub fn plan(
     out
 }
 
+/// Index of EndpointSlices by `namespace/<kubernetes.io/service-name>`.
+pub const BY_SERVICE: &str = "service";
+
+/// The Service a slice belongs to, as `namespace/name`.
+pub fn service_key_of(slice: &EndpointSlice) -> Option<String> {
+    let svc = slice.labels().get(SERVICE_NAME_LABEL)?;
+    Some(format!("{}/{svc}", slice.namespace().unwrap_or_default()))
+}
+
 struct State {
-    pods: Store<Pod>,
-    nodes: Store<Node>,
+    pods: Arc<Informer<Pod>>,
+    nodes: Arc<Informer<Node>>,
+    slices: Arc<Informer<EndpointSlice>>,
     tracker: TriggerTimeTracker,
     max: usize,
 }
@@ -454,25 +464,31 @@ async fn reconcile(
         return Ok(resync);
     }
     let ns = svc.namespace().unwrap_or_else(|| "default".into());
+    let svc_key = format!("{ns}/{}", svc.name_any());
+    // The slice tracker: decide only on a cache that shows our own writes,
+    // or a lagging cache would make us create the same slices twice.
+    if !state.slices.caught_up(&svc_key) {
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     let pods = selected_pods(&state.pods, &svc);
     let trigger = state.tracker.compute(&svc, &pods);
-    let node = |name: &str| state.nodes.get(&ObjectRef::new(name));
+    let node = |name: &str| state.nodes.get(None, name);
     let (desired, missing_node) = desired_endpoints(&svc, &pods, &node);
 
     let api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &ns);
-    let selector = format!(
-        "{SERVICE_NAME_LABEL}={},{MANAGED_BY_LABEL}={MANAGED_BY}",
-        svc.name_any()
-    );
-    let existing = api
-        .list(&ListParams::default().labels(&selector))
-        .await?
-        .items;
+    let mut existing: Vec<EndpointSlice> = state
+        .slices
+        .by_index(BY_SERVICE, &svc_key)
+        .into_iter()
+        .map(|s| (*s).clone())
+        .collect();
+    // In name order, as a LIST returns them: plans stay deterministic.
+    existing.sort_by_key(|s| s.name_any());
     let plan = plan(&svc, desired, existing, state.max, trigger);
     let pp = PostParams::default();
     for slice in &plan.create {
         match api.create(&pp, slice).await {
-            Ok(_) => {}
+            Ok(created) => state.slices.expect_written(&svc_key, &created),
             Err(kube::Error::Api(e)) if e.code == 403 && e.message.contains("terminat") => {
                 return Ok(resync)
             }
@@ -480,14 +496,17 @@ async fn reconcile(
         }
     }
     for slice in &plan.update {
-        api.replace(&slice.name_any(), &pp, slice).await?;
+        let updated = api.replace(&slice.name_any(), &pp, slice).await?;
+        state.slices.expect_written(&svc_key, &updated);
     }
     for slice in &plan.delete {
         match api
             .delete(&slice.name_any(), &DeleteParams::default())
             .await
         {
-            Ok(_) => {}
+            Ok(outcome) => state
+                .slices
+                .expect_deleted(&svc_key, slice, outcome.left().as_ref()),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
@@ -499,55 +518,60 @@ async fn reconcile(
     Ok(resync)
 }
 
+/// Node fields that change a Service's slices: existence and zone.
+fn node_zone_fingerprint(node: &Node) -> u64 {
+    hash_json(&node.labels().get(ZONE_LABEL))
+}
+
 /// Run the EndpointSlice controller until the watches end.
 pub async fn run_endpointslice_controller(
-    client: kube::Client,
+    _client: kube::Client,
     ctx: Arc<Context>,
     config: EndpointSliceConfig,
 ) {
-    let (pods, pod_stream) = reflected(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let (nodes, node_stream) =
-        reflected(Api::<Node>::all(client.clone()), watcher::Config::default());
-    let controller = Controller::new(
-        Api::<Service>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let services = controller.store();
+    let informers = ctx.informers.clone();
+    let (pods, nodes, services) = (informers.pods(), informers.nodes(), informers.services());
+    let slices = informers.get::<EndpointSlice>();
+    let (pod_events, node_events, slice_events) =
+        (pods.subscribe(), nodes.subscribe(), slices.subscribe());
+    pods.ready().await;
+    nodes.ready().await;
+    slices.ready().await;
     let index = PodServiceIndex::new(services.clone(), pods.clone());
     let state = Arc::new(State {
         pods: pods.clone(),
-        nodes,
+        nodes: nodes.clone(),
+        slices,
         tracker: TriggerTimeTracker::default(),
         max: config.max_endpoints_per_slice,
     });
-    // A node appearing or changing zone touches the Services of its pods.
-    let services_of_node = move |node: Node| {
+    // A node appearing, going or changing zone touches the Services of its
+    // pods; heartbeats and other status updates touch nothing.
+    let zones = ChangeFilter::new(node_zone_fingerprint);
+    let svc_cache = services.clone();
+    let services_of_node = move |node: Arc<Node>| {
         let name = node.name_any();
-        let on_node: Vec<_> = pods
-            .state()
-            .into_iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
-            .collect();
-        let refs: HashSet<ObjectRef<Service>> = services
-            .state()
-            .iter()
-            .filter(|s| {
-                managed_selector(s).is_some_and(|sel| {
-                    on_node.iter().any(|p| {
-                        p.namespace() == s.namespace()
-                            && selector_matches(sel, p.metadata.labels.as_ref())
-                    })
-                })
-            })
-            .map(|s| ObjectRef::from_obj(s.as_ref()))
-            .collect();
+        let present = nodes.get(None, &name).is_some();
+        let mut refs: HashSet<ObjectRef<Service>> = HashSet::new();
+        if !zones.changed(&node, present) {
+            return refs;
+        }
+        for pod in pods.on_node(&name) {
+            let ns = pod.namespace().unwrap_or_default();
+            for s in svc_cache.in_namespace(&ns) {
+                if managed_selector(&s)
+                    .is_some_and(|sel| selector_matches(sel, pod.metadata.labels.as_ref()))
+                {
+                    refs.insert(ObjectRef::from_obj(s.as_ref()));
+                }
+            }
+        }
         refs
     };
-    let ours = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-    controller
-        .watches_stream(pod_stream, move |pod: Pod| index.services_for(&pod))
-        .watches_stream(node_stream, services_of_node)
-        .owns(Api::<EndpointSlice>::all(client), ours)
+    Controller::for_shared_stream(services.subscribe(), services.ready_store().await)
+        .watches_shared_stream(pod_events, move |pod: Arc<Pod>| index.services_for(&pod))
+        .watches_shared_stream(node_events, services_of_node)
+        .owns_shared_stream(slice_events)
         .run(
             move |svc, ctx| {
                 let state = state.clone();

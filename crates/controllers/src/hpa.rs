@@ -41,7 +41,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -138,18 +138,20 @@ pub async fn run_hpa_controller_with(
         clock,
         states: Mutex::new(HashMap::new()),
     });
-    Controller::new(
-        Api::<HorizontalPodAutoscaler>::all(client),
-        watcher::Config::default(),
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, controller)
-    .for_each(|result| async move {
-        if let Err(err) = result {
-            tracing::debug!(%err, "horizontal pod autoscaler controller");
-        }
-    })
-    .await;
+    let (hpas, pods) = (
+        controller.base.informers.get::<HorizontalPodAutoscaler>(),
+        controller.base.informers.pods(),
+    );
+    pods.ready().await;
+    Controller::for_shared_stream(hpas.subscribe(), hpas.ready_store().await)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, controller)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "horizontal pod autoscaler controller");
+            }
+        })
+        .await;
 }
 
 fn key_of(hpa: &HorizontalPodAutoscaler) -> String {
@@ -388,11 +390,24 @@ impl HpaController {
         } else {
             Ok(Vec::new())
         };
-        let pods = Api::<Pod>::namespaced(self.client.clone(), namespace)
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map(|l| l.items)
-            .map_err(|e| scale::describe(&e));
+        // From the shared pod cache; a selector we cannot parse is left to
+        // the API server.
+        let pods = match crate::selector::parse(&selector) {
+            Some(reqs) => Ok(self
+                .base
+                .informers
+                .pods()
+                .in_namespace(namespace)
+                .into_iter()
+                .filter(|p| crate::selector::matches_parsed(&reqs, p.metadata.labels.as_ref()))
+                .map(Arc::unwrap_or_clone)
+                .collect()),
+            None => Api::<Pod>::namespaced(self.client.clone(), namespace)
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map(|l| l.items)
+                .map_err(|e| scale::describe(&e)),
+        };
         (pods, samples)
     }
 

@@ -15,7 +15,8 @@
 use crate::clock::{until, Clock};
 use crate::error::{ControllerError, Result};
 use crate::events;
-use crate::owner::{controller_of, owner_reference};
+use crate::informers::Informer;
+use crate::owner::owner_reference;
 use crate::pod_state::{is_ready, is_scheduled};
 use crate::runner::Context;
 use crate::selector;
@@ -25,7 +26,7 @@ use k8s_openapi::api::batch::v1::{
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -347,7 +348,7 @@ pub fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Duration {
 
 /// Consecutive failures since the last success, and the last failure time.
 fn failure_record(
-    pods: &[Pod],
+    pods: &[&Pod],
     fallback: &HashMap<String, Timestamp>,
     now: Timestamp,
 ) -> (u32, Option<Timestamp>) {
@@ -358,11 +359,13 @@ fn failure_record(
     };
     let last_success = pods
         .iter()
+        .copied()
         .filter(|p| phase(p) == Some("Succeeded"))
         .map(when)
         .max();
     let failures: Vec<Timestamp> = pods
         .iter()
+        .copied()
         .filter(|p| phase(p) == Some("Failed") || (deleting(p) && phase(p) != Some("Succeeded")))
         .map(when)
         .filter(|t| last_success.is_none_or(|s| *t > s))
@@ -388,13 +391,15 @@ fn deletion_rank(pod: &Pod) -> (bool, bool, std::cmp::Reverse<Option<Timestamp>>
 }
 
 /// Decide what to do for `job` given its pods at `now`. Pure.
-pub fn plan(
+pub fn plan<P: std::borrow::Borrow<Pod>>(
     job: &Job,
-    pods: &[Pod],
+    pods: &[P],
     now: Timestamp,
     options: &JobOptions,
     first_seen_finished: &HashMap<String, Timestamp>,
 ) -> JobPlan {
+    let pods: Vec<&Pod> = pods.iter().map(|p| p.borrow()).collect();
+    let pods = pods.as_slice();
     let mut out = JobPlan::default();
     let prev = job.status.clone().unwrap_or_default();
     let spec = job.spec.clone().unwrap_or_default();
@@ -494,7 +499,7 @@ pub fn plan(
     let mut succeeded = prev.succeeded.unwrap_or(0);
     if indexed {
         let by_uid: HashMap<String, &Pod> =
-            pods.iter().filter_map(|p| Some((p.uid()?, p))).collect();
+            pods.iter().filter_map(|p| Some((p.uid()?, *p))).collect();
         for uid in &unc_succeeded {
             if let Some(ix) = by_uid.get(uid).and_then(|p| pod_index(p)) {
                 if (0..completions_n).contains(&ix) {
@@ -513,6 +518,7 @@ pub fn plan(
 
     let active: Vec<&Pod> = pods
         .iter()
+        .copied()
         .filter(|p| !terminal(p) && !deleting(p))
         .collect();
     let terminating = pods.iter().filter(|p| !terminal(p) && deleting(p)).count();
@@ -844,31 +850,26 @@ pub fn pod_for(job: &Job, index: Option<i32>) -> Result<Pod> {
     })
 }
 
-/// Pods of `job`: controlled by it and matching its selector.
-async fn owned_pods(api: &Api<Pod>, job: &Job, uid: &str) -> Result<Vec<Pod>> {
+/// Pods of `job`, from the pod cache: controlled by it and matching its selector.
+fn owned_pods(cache: &Informer<Pod>, job: &Job, uid: &str) -> Vec<Arc<Pod>> {
     let selector = job
         .spec
         .as_ref()
         .and_then(|s| s.selector.clone())
         .unwrap_or_default();
-    let params = match selector.match_labels.as_ref() {
-        Some(labels) if !labels.is_empty() => {
-            let s: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            ListParams::default().labels(&s.join(","))
-        }
-        _ => ListParams::default(),
-    };
-    Ok(api
-        .list(&params)
-        .await?
-        .items
+    cache
+        .controlled_by(uid)
         .into_iter()
-        .filter(|p| controller_of(&p.metadata).is_some_and(|r| r.uid == uid))
         .filter(|p| selector::matches(&selector, p.metadata.labels.as_ref()))
-        .collect())
+        .collect()
 }
 
-async fn remove_finalizer(api: &Api<Pod>, pod: &Pod) -> Result<()> {
+async fn remove_finalizer(
+    api: &Api<Pod>,
+    cache: &Informer<Pod>,
+    uid: &str,
+    pod: &Pod,
+) -> Result<()> {
     let rest: Vec<&String> = pod
         .finalizers()
         .iter()
@@ -884,7 +885,12 @@ async fn remove_finalizer(api: &Api<Pod>, pod: &Pod) -> Result<()> {
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(written) => {
+            // Finalizer expectations: never count this pod again from a
+            // cache that still shows the finalizer.
+            cache.expect_written(uid, &written);
+            Ok(())
+        }
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -909,11 +915,18 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>, ctl: JobController) -> 
     }
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
-    let pods = owned_pods(&pods_api, &job, &uid).await?;
+    let cache = ctx.informers.pods();
+    // Expectations: decide only on a cache that shows our own pod writes
+    // (creates, deletes, finalizer removals), or pods would be created
+    // twice or counted twice.
+    if !cache.caught_up(&uid) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let pods = owned_pods(&cache, &job, &uid);
 
     if job.metadata.deletion_timestamp.is_some() {
         for pod in pods.iter().filter(|p| has_finalizer(p)) {
-            remove_finalizer(&pods_api, pod).await?;
+            remove_finalizer(&pods_api, &cache, &uid, pod).await?;
         }
         return Ok(Action::await_change());
     }
@@ -944,15 +957,18 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>, ctl: JobController) -> 
         status.uncounted_terminated_pods = Some(uncounted);
         current = write_status(&jobs_api, &current, status).await?;
     }
-    let by_name: HashMap<String, &Pod> = pods.iter().map(|p| (p.name_any(), p)).collect();
+    let by_name: HashMap<String, &Pod> = pods.iter().map(|p| (p.name_any(), p.as_ref())).collect();
     for name in &plan.remove_finalizers {
         if let Some(pod) = by_name.get(name) {
-            remove_finalizer(&pods_api, pod).await?;
+            remove_finalizer(&pods_api, &cache, &uid, pod).await?;
         }
     }
     for name in &plan.delete {
         match pods_api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {
+            Ok(outcome) => {
+                if let Some(pod) = by_name.get(name) {
+                    cache.expect_deleted(&uid, pod, outcome.left().as_ref());
+                }
                 events::record(
                     &ctx.client,
                     COMPONENT,
@@ -972,6 +988,7 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>, ctl: JobController) -> 
         let pod = pod_for(&job, *index)?;
         match pods_api.create(&PostParams::default(), &pod).await {
             Ok(created) => {
+                cache.expect_written(&uid, &created);
                 events::record(
                     &ctx.client,
                     COMPONENT,

@@ -1,7 +1,9 @@
 //! berth's kube-controller-manager: workload controllers as API clients.
 //!
-//! Each controller is a kube-runtime `Controller` (watcher → reflector →
-//! reconcile queue) with level-triggered reconciles, per-object back-off on
+//! Each controller is a kube-runtime `Controller` fed by the shared
+//! informers of [`informers`] (one watch and one cache per resource kind for
+//! all controllers, as kube-controller-manager's SharedInformerFactory), with
+//! level-triggered reconciles that read the caches, per-object back-off on
 //! errors and a periodic resync.
 
 pub mod auto_rollback;
@@ -18,6 +20,7 @@ pub mod endpointslice;
 pub mod error;
 pub mod events;
 pub mod hpa;
+pub mod informers;
 pub mod job;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -34,15 +37,13 @@ pub mod statefulset;
 pub mod taint_eviction;
 pub mod template_hash;
 pub mod ttl_after_finished;
-pub mod watch;
 pub mod workloads;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use runner::{error_policy, run_reconcile, Context};
 use std::time::Duration;
@@ -83,15 +84,16 @@ pub async fn run_all_with_config(
     );
 }
 
-async fn run_replicaset_controller(client: kube::Client, ctx: std::sync::Arc<Context>) {
-    let controller = Controller::new(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let replicasets = controller.store();
+async fn run_replicaset_controller(_client: kube::Client, ctx: std::sync::Arc<Context>) {
+    let rs_cache = ctx.informers.replicasets();
+    let pod_cache = ctx.informers.pods();
+    let pod_events = pod_cache.subscribe();
+    // WaitForCacheSync: a reconcile must never count pods in an empty cache.
+    pod_cache.ready().await;
+    let replicasets = rs_cache.clone();
     // A pod event wakes its controlling ReplicaSet, or — for an orphan —
     // every ReplicaSet in its namespace whose selector matches (adoption).
-    let pod_owners = move |pod: Pod| -> Vec<ObjectRef<ReplicaSet>> {
+    let pod_owners = move |pod: std::sync::Arc<Pod>| -> Vec<ObjectRef<ReplicaSet>> {
         let ns = pod.namespace();
         if let Some(owner) = owner::controller_of(&pod.metadata) {
             if owner.kind == "ReplicaSet" {
@@ -104,9 +106,8 @@ async fn run_replicaset_controller(client: kube::Client, ctx: std::sync::Arc<Con
             return Vec::new();
         }
         replicasets
-            .state()
+            .in_namespace(ns.as_deref().unwrap_or_default())
             .iter()
-            .filter(|rs| rs.namespace() == ns)
             .filter(|rs| {
                 rs.spec
                     .as_ref()
@@ -115,12 +116,8 @@ async fn run_replicaset_controller(client: kube::Client, ctx: std::sync::Arc<Con
             .map(|rs| ObjectRef::from_obj(rs.as_ref()))
             .collect()
     };
-    controller
-        .watches(
-            Api::<Pod>::all(client),
-            watcher::Config::default(),
-            pod_owners,
-        )
+    Controller::for_shared_stream(rs_cache.subscribe(), rs_cache.ready_store().await)
+        .watches_shared_stream(pod_events, pod_owners)
         .shutdown_on_signal()
         .run(
             |rs, ctx| run_reconcile(rs, ctx, replicaset::reconcile),
@@ -135,40 +132,36 @@ async fn run_replicaset_controller(client: kube::Client, ctx: std::sync::Arc<Con
         .await;
 }
 
-async fn run_deployment_controller(client: kube::Client, ctx: std::sync::Arc<Context>) {
-    Controller::new(
-        Api::<Deployment>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    // Pods that look in trouble wake their Deployment, so a failing rollout
-    // is noticed (and rolled back when asked) without waiting for a resync.
-    .watches(
-        Api::<Pod>::all(client),
-        watcher::Config::default(),
-        deployment_of_troubled_pod,
-    )
-    .shutdown_on_signal()
-    .run(
-        |d, ctx| run_reconcile(d, ctx, deployment::reconcile),
-        error_policy,
-        ctx,
-    )
-    .for_each(|result| async move {
-        if let Err(err) = result {
-            tracing::debug!(%err, "deployment controller");
-        }
-    })
-    .await;
+async fn run_deployment_controller(_client: kube::Client, ctx: std::sync::Arc<Context>) {
+    let deployments = ctx.informers.deployments();
+    let rs_cache = ctx.informers.replicasets();
+    let pod_cache = ctx.informers.pods();
+    let (rs_events, pod_events) = (rs_cache.subscribe(), pod_cache.subscribe());
+    rs_cache.ready().await;
+    pod_cache.ready().await;
+    Controller::for_shared_stream(deployments.subscribe(), deployments.ready_store().await)
+        .owns_shared_stream(rs_events)
+        // Pods that look in trouble wake their Deployment, so a failing rollout
+        // is noticed (and rolled back when asked) without waiting for a resync.
+        .watches_shared_stream(pod_events, |pod| deployment_of_troubled_pod(&pod))
+        .shutdown_on_signal()
+        .run(
+            |d, ctx| run_reconcile(d, ctx, deployment::reconcile),
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "deployment controller");
+            }
+        })
+        .await;
 }
 
 /// The Deployment of a pod that is not ready and not merely starting:
 /// ReplicaSet `<deployment>-<pod-template-hash>` owns it.
-fn deployment_of_troubled_pod(pod: Pod) -> Option<ObjectRef<Deployment>> {
-    if pod_state::is_ready(&pod) {
+fn deployment_of_troubled_pod(pod: &Pod) -> Option<ObjectRef<Deployment>> {
+    if pod_state::is_ready(pod) {
         return None;
     }
     let status = pod.status.as_ref()?;

@@ -14,7 +14,6 @@ use crate::runner::Context;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -266,7 +265,7 @@ impl Allocator {
 /// logged and the controller does not run.
 pub async fn run_node_ipam_controller(
     client: kube::Client,
-    _ctx: Arc<Context>,
+    ctx: Arc<Context>,
     config: NodeIpamConfig,
 ) {
     let set = match CidrSet::new(&config.cluster_cidr, config.node_mask) {
@@ -282,33 +281,26 @@ pub async fn run_node_ipam_controller(
         assigned: HashMap::new(),
         pending: BTreeMap::new(),
     };
-    let mut events = std::pin::pin!(
-        watcher(Api::<Node>::all(client), watcher::Config::default()).default_backoff()
-    );
-    let mut listing: Vec<Node> = Vec::new();
+    let nodes = ctx.informers.nodes();
+    // Subscribe first, then take the synced cache as the map of what nodes
+    // hold (occupied before anything new is handed out); the subscription
+    // then replays every node once and every change after.
+    let events = nodes.subscribe();
+    nodes.ready().await;
+    for n in nodes.list() {
+        alloc.observe(&n);
+    }
+    let mut events = std::pin::pin!(events);
     let mut retry = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             ev = events.next() => {
-                let Some(ev) = ev else { return };
-                match ev {
-                    Ok(watcher::Event::Init) => listing.clear(),
-                    Ok(watcher::Event::InitApply(n)) => listing.push(n),
-                    Ok(watcher::Event::InitDone) => {
-                        // A (re)list: the map is exactly what the nodes hold.
-                        alloc.set.clear();
-                        alloc.assigned.clear();
-                        alloc.pending.clear();
-                        for n in &listing {
-                            alloc.observe(n);
-                        }
-                        for n in std::mem::take(&mut listing) {
-                            alloc.ensure(&n).await;
-                        }
-                    }
-                    Ok(watcher::Event::Apply(n)) => alloc.ensure(&n).await,
-                    Ok(watcher::Event::Delete(n)) => alloc.forget(&n.name_any()),
-                    Err(err) => tracing::debug!(%err, "node ipam watch"),
+                let Some(node) = ev else { return };
+                let name = node.name_any();
+                // Level-triggered: act on the node as the cache has it now.
+                match nodes.get(None, &name) {
+                    Some(current) => alloc.ensure(&current).await,
+                    None => alloc.forget(&name),
                 }
             }
             _ = retry.tick() => alloc.retry_pending().await,

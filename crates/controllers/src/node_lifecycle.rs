@@ -14,18 +14,17 @@
 //! ```
 
 use crate::events;
+use crate::informers::Informer;
 use crate::runner::{error_policy, run_reconcile, Context};
-use crate::watch::{drive, reflected};
 use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::HashMap;
@@ -272,8 +271,9 @@ struct Health {
 struct Monitor {
     client: kube::Client,
     config: NodeLifecycleConfig,
-    nodes: Store<Node>,
-    leases: Store<Lease>,
+    nodes: Arc<Informer<Node>>,
+    leases: Arc<Informer<Lease>>,
+    pods: Arc<Informer<Pod>>,
     health: HashMap<String, Health>,
     limiters: HashMap<String, RateLimiter>,
 }
@@ -291,7 +291,7 @@ impl Monitor {
         let ready = condition(&node, "Ready").cloned();
         let lease = self
             .leases
-            .get(&ObjectRef::new(&name).within(LEASE_NAMESPACE))
+            .get(Some(LEASE_NAMESPACE), &name)
             .and_then(|l| l.spec.as_ref()?.renew_time.as_ref().map(|t| t.0));
         let h = self.health.entry(name.clone()).or_insert_with(|| Health {
             probe: now,
@@ -350,9 +350,9 @@ impl Monitor {
     }
 
     async fn pass(&mut self) {
-        let nodes = self.nodes.state();
-        self.health
-            .retain(|name, _| nodes.iter().any(|n| n.name_any() == *name));
+        let nodes = self.nodes.list();
+        let names: std::collections::HashSet<String> = nodes.iter().map(|n| n.name_any()).collect();
+        self.health.retain(|name, _| names.contains(name));
         let mut current: Vec<(Arc<Node>, String)> = Vec::with_capacity(nodes.len());
         for node in nodes {
             let (observed, node) = self.update_health(node).await;
@@ -367,7 +367,8 @@ impl Monitor {
                     format!("Node {} status is now: NodeNotReady", node.name_any()),
                 )
                 .await;
-                if let Err(err) = mark_pods_not_ready(&self.client, &node.name_any()).await {
+                let on_node = self.pods.on_node(&node.name_any());
+                if let Err(err) = mark_pods_not_ready(&self.client, &on_node).await {
                     tracing::warn!(%err, node = %node.name_any(), "marking pods not ready");
                 }
             }
@@ -507,13 +508,13 @@ async fn update_taints(
     Ok(())
 }
 
-/// MarkPodsNotReady: set Ready=False on every pod bound to the node.
-pub async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<(), kube::Error> {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let list = pods
-        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
-        .await?;
-    for pod in list.items {
+/// MarkPodsNotReady: set Ready=False on every pod bound to the node
+/// (`pods`: the node's pods, from the pod cache's node index).
+pub async fn mark_pods_not_ready(
+    client: &kube::Client,
+    pods: &[Arc<Pod>],
+) -> Result<(), kube::Error> {
+    for pod in pods {
         let ready = pod
             .status
             .as_ref()
@@ -538,7 +539,7 @@ pub async fn mark_pods_not_ready(client: &kube::Client, node: &str) -> Result<()
                 events::record(
                     client,
                     COMPONENT,
-                    &pod,
+                    pod.as_ref(),
                     "Warning",
                     "NodeNotReady",
                     "Node is not ready".into(),
@@ -570,25 +571,23 @@ pub async fn run_node_lifecycle_controller(
     ctx: Arc<Context>,
     config: NodeLifecycleConfig,
 ) {
-    let (leases, lease_stream) = reflected(
-        Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
-        watcher::Config::default(),
-    );
-    tokio::spawn(drive(lease_stream));
-    let controller = Controller::new(Api::<Node>::all(client.clone()), watcher::Config::default());
-    let nodes = controller.store();
+    let nodes = ctx.informers.nodes();
+    let leases = ctx.informers.get::<Lease>();
+    let pods = ctx.informers.pods();
+    let node_events = nodes.subscribe();
     let mut monitor = Monitor {
         client: client.clone(),
         config: config.clone(),
         nodes: nodes.clone(),
         leases: leases.clone(),
+        pods: pods.clone(),
         health: HashMap::new(),
         limiters: HashMap::new(),
     };
     let monitor_task = async move {
-        if nodes.wait_until_ready().await.is_err() || leases.wait_until_ready().await.is_err() {
-            return;
-        }
+        nodes.ready().await;
+        leases.ready().await;
+        pods.ready().await;
         let mut tick = tokio::time::interval(config.monitor_period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -596,7 +595,8 @@ pub async fn run_node_lifecycle_controller(
             monitor.pass().await;
         }
     };
-    let no_schedule = controller
+    let store = ctx.informers.nodes().ready_store().await;
+    let no_schedule = Controller::for_shared_stream(node_events, store)
         .run(
             |node, ctx| run_reconcile(node, ctx, reconcile_no_schedule),
             error_policy,

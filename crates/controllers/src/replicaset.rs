@@ -1,25 +1,29 @@
 //! ReplicaSet controller: keep `spec.replicas` active pods carrying the
 //! template, owned through a controller ownerReference; report status.
 //!
-//! Pods are listed from the API server at each reconcile (a consistent read),
-//! so a reconcile never acts on a cache that lags its own creates/deletes —
-//! the job upstream's "expectations" do.
+//! Pods are read from the shared pod cache (by controller uid, plus the
+//! namespace's orphans for adoption). Every create and delete is recorded as
+//! an expectation on the pod informer; while the cache does not yet show
+//! them, a reconcile only reports status and does not create or delete, so a
+//! lagging cache never makes it over-create (upstream's expectations).
 
 use crate::error::{ControllerError, Result};
 use crate::events;
-use crate::owner::{controller_of, owner_reference};
+use crate::informers::Informer;
+use crate::owner::owner_reference;
 use crate::pod_state::{availability, is_active, is_ready, is_scheduled, ready_since};
 use crate::runner::Context;
 use crate::selector;
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
+use std::borrow::Borrow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,31 +44,17 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action>
         .as_ref()
         .ok_or_else(|| ControllerError::MissingField(rs.name_any(), "spec"))?;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let all = pods_api.list(&ListParams::default()).await?.items;
-
-    let mut owned = Vec::new();
-    for pod in all {
-        let ours = controller_of(&pod.metadata).is_some_and(|r| r.uid == uid);
-        let matching = selector::matches(&spec.selector, pod.metadata.labels.as_ref());
-        if ours && matching {
-            owned.push(pod);
-        } else if ours && pod.metadata.deletion_timestamp.is_none() {
-            crate::owner::release(&pods_api, &pod, &uid).await?;
-        } else if !ours
-            && matching
-            && controller_of(&pod.metadata).is_none()
-            && pod.metadata.deletion_timestamp.is_none()
-        {
-            owned.push(crate::owner::adopt(&pods_api, rs.as_ref(), pod).await?);
-        }
-    }
-    let active: Vec<Pod> = owned.into_iter().filter(is_active).collect();
+    let cache = ctx.informers.pods();
+    // Expectations: only act once the cache shows our earlier writes.
+    let manage = cache.caught_up(&uid);
+    let owned = claim_pods(&pods_api, &cache, rs.as_ref(), &uid, &spec.selector, manage).await?;
+    let active: Vec<Arc<Pod>> = owned.into_iter().filter(|p| is_active(p)).collect();
     let desired = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
 
-    if active.len() < desired {
+    if manage && active.len() < desired {
         let missing = (desired - active.len()).min(BURST_REPLICAS);
         create_pods(&ctx, &pods_api, &rs, missing).await?;
-    } else if active.len() > desired {
+    } else if manage && active.len() > desired {
         let extra = (active.len() - desired).min(BURST_REPLICAS);
         delete_pods(&ctx, &pods_api, &rs, &active, extra).await?;
     }
@@ -82,10 +72,67 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action>
             )
             .await?;
     }
+    if !manage {
+        // The pod events that satisfy the expectations wake us too.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     Ok(match recheck {
         Some(wait) => Action::requeue(wait.min(ctx.resync)),
         None => Action::requeue(ctx.resync),
     })
+}
+
+/// The pods `owner` controls, from the cache: its own pods that still match
+/// `selector` (the others are released) and, when `adopt` is set, matching
+/// orphans of its namespace, adopted (recorded as expectations).
+pub async fn claim_pods<K>(
+    api: &Api<Pod>,
+    cache: &Informer<Pod>,
+    owner: &K,
+    uid: &str,
+    selector: &LabelSelector,
+    adopt: bool,
+) -> Result<Vec<Arc<Pod>>>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    claim_pods_by(api, cache, owner, uid, adopt, |labels| {
+        selector::matches(selector, labels)
+    })
+    .await
+}
+
+/// [`claim_pods`] with the selector as a predicate on the pod's labels.
+pub async fn claim_pods_by<K>(
+    api: &Api<Pod>,
+    cache: &Informer<Pod>,
+    owner: &K,
+    uid: &str,
+    adopt: bool,
+    matches: impl Fn(Option<&std::collections::BTreeMap<String, String>>) -> bool,
+) -> Result<Vec<Arc<Pod>>>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let ns = owner.meta().namespace.clone().unwrap_or_default();
+    let mut owned = Vec::new();
+    for pod in cache.controlled_by(uid) {
+        if matches(pod.metadata.labels.as_ref()) {
+            owned.push(pod);
+        } else if pod.metadata.deletion_timestamp.is_none() {
+            crate::owner::release(api, &pod, uid).await?;
+        }
+    }
+    if adopt {
+        for pod in cache.orphans_in(&ns) {
+            if pod.metadata.deletion_timestamp.is_none() && matches(pod.metadata.labels.as_ref()) {
+                let adopted = crate::owner::adopt(api, owner, (*pod).clone()).await?;
+                cache.expect_written(uid, &adopted);
+                owned.push(Arc::new(adopted));
+            }
+        }
+    }
+    Ok(owned)
 }
 
 /// Build the pod the template describes, owned by `rs`.
@@ -125,6 +172,9 @@ async fn create_pods(ctx: &Context, api: &Api<Pod>, rs: &ReplicaSet, count: usiz
         for result in results {
             match result {
                 Ok(created) => {
+                    ctx.informers
+                        .pods()
+                        .expect_written(&rs.uid().unwrap_or_default(), &created);
                     let msg = format!("Created pod: {}", created.name_any());
                     events::record(
                         &ctx.client,
@@ -183,23 +233,27 @@ async fn delete_pods(
     ctx: &Context,
     api: &Api<Pod>,
     rs: &ReplicaSet,
-    active: &[Pod],
+    active: &[Arc<Pod>],
     count: usize,
 ) -> Result<()> {
-    let mut victims: Vec<&Pod> = active.iter().collect();
+    let mut victims: Vec<&Pod> = active.iter().map(|p| p.as_ref()).collect();
     victims.sort_by_key(|p| deletion_rank(p));
     victims.truncate(count);
     let results = join_all(victims.iter().map(|p| async move {
         (
-            p.name_any(),
+            *p,
             api.delete(&p.name_any(), &DeleteParams::default()).await,
         )
     }))
     .await;
+    let cache = ctx.informers.pods();
+    let uid = rs.uid().unwrap_or_default();
     let mut first_error = None;
-    for (name, result) in results {
+    for (pod, result) in results {
+        let name = pod.name_any();
         match result {
-            Ok(_) => {
+            Ok(outcome) => {
+                cache.expect_deleted(&uid, pod, outcome.left().as_ref());
                 let msg = format!("Deleted pod: {name}");
                 events::record(
                     &ctx.client,
@@ -225,9 +279,9 @@ async fn delete_pods(
 
 /// Status from the active pods; also how long until a ready pod becomes
 /// available (so minReadySeconds is honoured without polling).
-pub fn compute_status(
+pub fn compute_status<P: Borrow<Pod>>(
     rs: &ReplicaSet,
-    active: &[Pod],
+    active: &[P],
     min_ready: Duration,
 ) -> (ReplicaSetStatus, Option<Duration>) {
     let template_labels = rs
@@ -243,6 +297,7 @@ pub fn compute_status(
     let mut available = 0;
     let mut recheck: Option<Duration> = None;
     for pod in active {
+        let pod: &Pod = pod.borrow();
         let labels = pod.metadata.labels.clone().unwrap_or_default();
         if template_labels
             .iter()

@@ -22,11 +22,12 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
+use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,8 +90,8 @@ pub fn pod_for(rc: &ReplicationController) -> Result<Pod> {
 /// Pods in the order they should be deleted, like upstream's ActivePods
 /// sort: unscheduled, Pending before Unknown before Running, not ready,
 /// ready for less time, more restarts, newer.
-pub fn deletion_order(pods: &[Pod]) -> Vec<&Pod> {
-    let mut order: Vec<&Pod> = pods.iter().collect();
+pub fn deletion_order<P: Borrow<Pod>>(pods: &[P]) -> Vec<&Pod> {
+    let mut order: Vec<&Pod> = pods.iter().map(|p| p.borrow()).collect();
     order.sort_by_key(|pod| {
         let phase = match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
             Some("Running") => 2,
@@ -125,7 +126,7 @@ pub enum ScaleStep {
 }
 
 /// Create or delete (at most a burst of) pods to reach `desired` active ones.
-pub fn plan_scale(active: &[Pod], desired: usize) -> ScaleStep {
+pub fn plan_scale<P: Borrow<Pod>>(active: &[P], desired: usize) -> ScaleStep {
     if active.len() < desired {
         ScaleStep::Create((desired - active.len()).min(BURST_REPLICAS))
     } else if active.len() > desired {
@@ -145,9 +146,9 @@ pub fn plan_scale(active: &[Pod], desired: usize) -> ScaleStep {
 /// Status from the active pods (the ReplicaSet arithmetic) plus the
 /// ReplicaFailure condition: set while creating/deleting fails, cleared
 /// once a pass succeeds. Also how long until a ready pod becomes available.
-pub fn compute_status(
+pub fn compute_status<P: Borrow<Pod>>(
     rc: &ReplicationController,
-    active: &[Pod],
+    active: &[P],
     failure: Option<(&str, String)>,
 ) -> (ReplicationControllerStatus, Option<Duration>) {
     let min_ready = Duration::from_secs(
@@ -205,33 +206,27 @@ pub async fn reconcile(rc: Arc<ReplicationController>, ctx: Arc<Context>) -> Res
         .ok_or_else(|| ControllerError::MissingField(rc.name_any(), "metadata.uid"))?;
     let selector = selector_of(&rc);
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let all = pods_api.list(&ListParams::default()).await?.items;
-
-    let mut owned = Vec::new();
-    for pod in all {
-        let ours = controller_of(&pod.metadata).is_some_and(|r| r.uid == uid);
-        let matching = selector_matches(&selector, pod.metadata.labels.as_ref());
-        if ours && matching {
-            owned.push(pod);
-        } else if ours && pod.metadata.deletion_timestamp.is_none() {
-            crate::owner::release(&pods_api, &pod, &uid).await?;
-        } else if !ours
-            && matching
-            && controller_of(&pod.metadata).is_none()
-            && pod.metadata.deletion_timestamp.is_none()
-        {
-            owned.push(crate::owner::adopt(&pods_api, rc.as_ref(), pod).await?);
-        }
-    }
-    let active: Vec<Pod> = owned.into_iter().filter(is_active).collect();
+    let cache = ctx.informers.pods();
+    // Expectations: act only once the cache shows our earlier writes.
+    let manage = cache.caught_up(&uid);
+    let owned = replicaset::claim_pods_by(&pods_api, &cache, rc.as_ref(), &uid, manage, |l| {
+        selector_matches(&selector, l)
+    })
+    .await?;
+    let active: Vec<Arc<Pod>> = owned.into_iter().filter(|p| is_active(p)).collect();
     let desired =
         usize::try_from(rc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)).unwrap_or(0);
 
-    let outcome = match plan_scale(&active, desired) {
+    let step = if manage {
+        plan_scale(&active, desired)
+    } else {
+        ScaleStep::Nothing
+    };
+    let outcome = match step {
         ScaleStep::Create(n) => create_pods(&ctx, &pods_api, &rc, n)
             .await
             .map_err(|e| ("FailedCreate", e)),
-        ScaleStep::Delete(names) => delete_pods(&ctx, &pods_api, &rc, &names)
+        ScaleStep::Delete(names) => delete_pods(&ctx, &pods_api, &rc, &active, &names)
             .await
             .map_err(|e| ("FailedDelete", e)),
         ScaleStep::Nothing => Ok(()),
@@ -256,6 +251,9 @@ pub async fn reconcile(rc: Arc<ReplicationController>, ctx: Arc<Context>) -> Res
         }
     }
     outcome.map_err(|(_, e)| e)?;
+    if !manage {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     Ok(match recheck {
         Some(wait) => Action::requeue(wait.min(ctx.resync)),
         None => Action::requeue(ctx.resync),
@@ -281,6 +279,9 @@ async fn create_pods(
         for result in results {
             match result {
                 Ok(created) => {
+                    ctx.informers
+                        .pods()
+                        .expect_written(&rc.uid().unwrap_or_default(), &created);
                     let msg = format!("Created pod: {}", created.name_any());
                     events::record(
                         &ctx.client,
@@ -313,6 +314,7 @@ async fn delete_pods(
     ctx: &Context,
     api: &Api<Pod>,
     rc: &ReplicationController,
+    active: &[Arc<Pod>],
     names: &[String],
 ) -> Result<()> {
     let results = join_all(
@@ -321,10 +323,15 @@ async fn delete_pods(
             .map(|name| async move { (name, api.delete(name, &DeleteParams::default()).await) }),
     )
     .await;
+    let cache = ctx.informers.pods();
+    let uid = rc.uid().unwrap_or_default();
     let mut first_error = None;
     for (name, result) in results {
         match result {
-            Ok(_) => {
+            Ok(outcome) => {
+                if let Some(pod) = active.iter().find(|p| p.name_any() == *name) {
+                    cache.expect_deleted(&uid, pod, outcome.left().as_ref());
+                }
                 let msg = format!("Deleted pod: {name}");
                 events::record(
                     &ctx.client,
@@ -353,13 +360,13 @@ async fn delete_pods(
 /// Run the ReplicationController controller until the watches end. A pod
 /// event wakes its controlling RC or, for an orphan, every RC in its
 /// namespace whose selector matches it (adoption).
-pub async fn run_replicationcontroller_controller(client: kube::Client, ctx: Arc<Context>) {
-    let controller = Controller::new(
-        Api::<ReplicationController>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let rcs = controller.store();
-    let pod_owners = move |pod: Pod| -> Vec<ObjectRef<ReplicationController>> {
+pub async fn run_replicationcontroller_controller(_client: kube::Client, ctx: Arc<Context>) {
+    let rc_cache = ctx.informers.get::<ReplicationController>();
+    let pod_cache = ctx.informers.pods();
+    let pod_events = pod_cache.subscribe();
+    pod_cache.ready().await;
+    let rcs = rc_cache.clone();
+    let pod_owners = move |pod: Arc<Pod>| -> Vec<ObjectRef<ReplicationController>> {
         let ns = pod.namespace();
         if let Some(owner) = controller_of(&pod.metadata) {
             if owner.kind != "ReplicationController" {
@@ -371,19 +378,14 @@ pub async fn run_replicationcontroller_controller(client: kube::Client, ctx: Arc
                 None => r,
             }];
         }
-        rcs.state()
+        rcs.in_namespace(ns.as_deref().unwrap_or_default())
             .iter()
-            .filter(|rc| rc.namespace() == ns)
             .filter(|rc| selector_matches(&selector_of(rc), pod.metadata.labels.as_ref()))
             .map(|rc| ObjectRef::from_obj(rc.as_ref()))
             .collect()
     };
-    controller
-        .watches(
-            Api::<Pod>::all(client),
-            watcher::Config::default(),
-            pod_owners,
-        )
+    Controller::for_shared_stream(rc_cache.subscribe(), rc_cache.ready_store().await)
+        .watches_shared_stream(pod_events, pod_owners)
         .shutdown_on_signal()
         .run(
             |rc, ctx| run_reconcile(rc, ctx, reconcile),

@@ -2,6 +2,7 @@
 //! per-object exponential back-off used when a reconcile fails.
 
 use crate::error::ControllerError;
+use crate::informers::Informers;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -19,6 +20,8 @@ pub struct Context {
     /// Roll Deployments back automatically when a rollout fails, unless a
     /// Deployment says otherwise (`berth.dev/auto-rollback`).
     pub auto_rollback_default: bool,
+    /// The shared caches every controller reads (one watch per kind).
+    pub informers: Arc<Informers>,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -33,9 +36,10 @@ impl Context {
         auto_rollback_default: bool,
     ) -> Arc<Self> {
         Arc::new(Self {
-            client,
+            client: client.clone(),
             resync,
             auto_rollback_default,
+            informers: Arc::new(Informers::new(client.clone())),
             failures: Mutex::new(HashMap::new()),
         })
     }

@@ -32,6 +32,87 @@ pub fn matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String
     })
 }
 
+/// One requirement of a selector in string form (`labels.Parse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+}
+
+/// Parse a label selector string (`a=b,c!=d,e in (f,g),h notin (i),j,!k`),
+/// as `/scale`'s status.selector carries it. None for anything it cannot
+/// read (the caller then asks the API server, which can).
+pub fn parse(s: &str) -> Option<Vec<Requirement>> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        // Split at the next comma outside parentheses.
+        let mut depth = 0;
+        let mut end = rest.len();
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push(parse_one(rest[..end].trim())?);
+        rest = rest.get(end + 1..).unwrap_or("").trim();
+    }
+    Some(out)
+}
+
+fn parse_one(term: &str) -> Option<Requirement> {
+    let set = |list: &str| -> Option<Vec<String>> {
+        let inner = list.trim().strip_prefix('(')?.strip_suffix(')')?;
+        Some(
+            inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect(),
+        )
+    };
+    if let Some((k, v)) = term.split_once(" notin ") {
+        return Some(Requirement::NotIn(k.trim().into(), set(v)?));
+    }
+    if let Some((k, v)) = term.split_once(" in ") {
+        return Some(Requirement::In(k.trim().into(), set(v)?));
+    }
+    if let Some((k, v)) = term.split_once("!=") {
+        return Some(Requirement::NotEquals(k.trim().into(), v.trim().into()));
+    }
+    if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+        return Some(Requirement::Equals(k.trim().into(), v.trim().into()));
+    }
+    if let Some(k) = term.strip_prefix('!') {
+        return Some(Requirement::DoesNotExist(k.trim().into()));
+    }
+    let valid = !term.is_empty() && !term.contains([' ', '(', ')']);
+    valid.then(|| Requirement::Exists(term.into()))
+}
+
+/// True when `labels` satisfy every requirement (an empty list matches all).
+pub fn matches_parsed(reqs: &[Requirement], labels: Option<&BTreeMap<String, String>>) -> bool {
+    let get = |k: &str| labels.and_then(|l| l.get(k));
+    reqs.iter().all(|r| match r {
+        Requirement::Equals(k, v) => get(k) == Some(v),
+        Requirement::NotEquals(k, v) => get(k) != Some(v),
+        Requirement::In(k, vs) => get(k).is_some_and(|v| vs.contains(v)),
+        Requirement::NotIn(k, vs) => get(k).is_none_or(|v| !vs.contains(v)),
+        Requirement::Exists(k) => get(k).is_some(),
+        Requirement::DoesNotExist(k) => get(k).is_none(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +145,25 @@ mod tests {
             &LabelSelector::default(),
             Some(&labels(&[("a", "b")]))
         ));
+    }
+
+    #[test]
+    fn string_selectors() {
+        let l = labels(&[("app", "web"), ("tier", "fe")]);
+        let cases = [
+            ("app=web", true),
+            ("app==web,tier=fe", true),
+            ("app=web,tier!=fe", false),
+            ("tier in (fe, be),app", true),
+            ("tier notin (fe),app", false),
+            ("!missing,app", true),
+            ("!app", false),
+            ("", true),
+        ];
+        for (sel, want) in cases {
+            let reqs = parse(sel).unwrap_or_else(|| panic!("parse {sel}"));
+            assert_eq!(matches_parsed(&reqs, Some(&l)), want, "{sel}");
+        }
+        assert!(parse("tier in fe").is_none());
     }
 }

@@ -9,11 +9,12 @@
 //!   ─▶ ingress = sorted node IPs ─▶ patch services/status when it differs
 //! ```
 
+use crate::informers::{hash_json, ChangeFilter};
 use crate::runner::Context;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Service};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::ResourceExt;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -58,32 +59,35 @@ fn current(svc: &Service) -> Option<Vec<String>> {
     )
 }
 
-pub async fn run_service_lb_controller(client: kube::Client, _ctx: Arc<Context>) {
-    let (nodes, node_writer) = reflector::store::<Node>();
-    let (services, svc_writer) = reflector::store::<Service>();
-    let node_events = reflector(
-        node_writer,
-        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .map(|_| ());
-    let svc_events = reflector(
-        svc_writer,
-        watcher(
-            Api::<Service>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects()
-    .map(|_| ());
+/// What of a node matters here: readiness and InternalIP.
+fn node_fingerprint(node: &Node) -> u64 {
+    let refs = [node];
+    hash_json(&ingress_ips(&refs))
+}
+
+pub async fn run_service_lb_controller(client: kube::Client, ctx: Arc<Context>) {
+    let (nodes, services) = (ctx.informers.nodes(), ctx.informers.services());
+    let node_filter = ChangeFilter::new(node_fingerprint);
+    let node_cache = nodes.clone();
+    // Node heartbeats that change neither readiness nor address are dropped.
+    let node_events = nodes
+        .subscribe()
+        .filter(move |n| {
+            let present = node_cache.get(None, &n.name_any()).is_some();
+            std::future::ready(node_filter.changed(n, present))
+        })
+        .map(|_| ());
+    let svc_events = services.subscribe().map(|_| ());
+    nodes.ready().await;
+    services.ready().await;
     let mut events = std::pin::pin!(futures::stream::select(node_events, svc_events));
     while events.next().await.is_some() {
-        let node_list = nodes.state();
+        // Coalesce a burst (e.g. the initial replay): one pass for all of it.
+        while let Some(Some(())) = events.next().now_or_never() {}
+        let node_list = nodes.list();
         let refs: Vec<&Node> = node_list.iter().map(|n| n.as_ref()).collect();
         let wanted = ingress_ips(&refs);
-        for svc in services.state() {
+        for svc in services.list() {
             let Some(have) = current(&svc) else { continue };
             if have == wanted {
                 continue;

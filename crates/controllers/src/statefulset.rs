@@ -18,6 +18,7 @@
 
 use crate::error::{ControllerError, Result};
 use crate::events;
+use crate::informers::Informer;
 use crate::owner::{controller_of, owner_reference};
 use crate::pod_state::{availability, is_ready};
 use crate::rollout::scaled_value;
@@ -33,10 +34,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -873,19 +874,22 @@ fn api_code(err: &kube::Error) -> Option<u16> {
 
 /// Adopt matching orphans (pods named `<set>-<n>`, revisions) and release
 /// pods that stopped matching; returns the pods the set controls.
-async fn claim_pods(api: &Api<Pod>, set: &StatefulSet, uid: &str) -> Result<Vec<Pod>> {
+async fn claim_pods(
+    api: &Api<Pod>,
+    cache: &Informer<Pod>,
+    set: &StatefulSet,
+    uid: &str,
+) -> Result<Vec<Arc<Pod>>> {
     let spec = set
         .spec
         .as_ref()
         .ok_or_else(|| ControllerError::MissingField(set.name_any(), "spec"))?;
     let mut owned = Vec::new();
-    for pod in api.list(&ListParams::default()).await?.items {
-        let ours = controller_of(&pod.metadata).is_some_and(|r| r.uid == uid);
+    for pod in cache.controlled_by(uid) {
         let matching = selector::matches(&spec.selector, pod.metadata.labels.as_ref());
-        let member = ordinal_of(&set.name_any(), &pod.name_any()).is_some();
-        if ours && matching {
+        if matching {
             owned.push(pod);
-        } else if ours && !terminating(&pod) {
+        } else if !terminating(&pod) {
             let refs: Vec<_> = pod
                 .owner_references()
                 .iter()
@@ -900,27 +904,29 @@ async fn claim_pods(api: &Api<Pod>, set: &StatefulSet, uid: &str) -> Result<Vec<
                 )
                 .await
             {
-                Ok(_) => {}
+                Ok(released) => cache.expect_written(uid, &released),
                 Err(e) if api_code(&e) == Some(404) => {}
                 Err(e) => return Err(e.into()),
             }
-        } else if !ours
-            && matching
-            && member
-            && controller_of(&pod.metadata).is_none()
-            && !terminating(&pod)
-        {
+        }
+    }
+    let ns = set.namespace().unwrap_or_default();
+    for pod in cache.orphans_in(&ns) {
+        let matching = selector::matches(&spec.selector, pod.metadata.labels.as_ref());
+        let member = ordinal_of(&set.name_any(), &pod.name_any()).is_some();
+        if matching && member && !terminating(&pod) {
             let mut refs = pod.owner_references().to_vec();
             refs.push(owner_reference(set)?);
             let patch = json!({"metadata": {"ownerReferences": refs, "uid": pod.metadata.uid}});
-            owned.push(
-                api.patch(
+            let adopted = api
+                .patch(
                     &pod.name_any(),
                     &PatchParams::default(),
                     &Patch::Merge(patch),
                 )
-                .await?,
-            );
+                .await?;
+            cache.expect_written(uid, &adopted);
+            owned.push(Arc::new(adopted));
         }
     }
     Ok(owned)
@@ -929,6 +935,7 @@ async fn claim_pods(api: &Api<Pod>, set: &StatefulSet, uid: &str) -> Result<Vec<
 /// The set's revisions (orphans matching its selector adopted), sorted.
 async fn list_revisions(
     api: &Api<ControllerRevision>,
+    cache: &Informer<ControllerRevision>,
     set: &StatefulSet,
     uid: &str,
 ) -> Result<Vec<ControllerRevision>> {
@@ -936,24 +943,26 @@ async fn list_revisions(
         .spec
         .as_ref()
         .ok_or_else(|| ControllerError::MissingField(set.name_any(), "spec"))?;
-    let mut owned = Vec::new();
-    for rev in api.list(&ListParams::default()).await?.items {
-        match controller_of(&rev.metadata) {
-            Some(r) if r.uid == uid => owned.push(rev),
-            None if selector::matches(&spec.selector, rev.metadata.labels.as_ref()) => {
-                let mut refs = rev.owner_references().to_vec();
-                refs.push(owner_reference(set)?);
-                let patch = json!({"metadata": {"ownerReferences": refs, "uid": rev.metadata.uid}});
-                owned.push(
-                    api.patch(
-                        &rev.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(patch),
-                    )
-                    .await?,
-                );
-            }
-            _ => {}
+    let mut owned: Vec<ControllerRevision> = cache
+        .controlled_by(uid)
+        .into_iter()
+        .map(|r| (*r).clone())
+        .collect();
+    let ns = set.namespace().unwrap_or_default();
+    for rev in cache.orphans_in(&ns) {
+        if selector::matches(&spec.selector, rev.metadata.labels.as_ref()) {
+            let mut refs = rev.owner_references().to_vec();
+            refs.push(owner_reference(set)?);
+            let patch = json!({"metadata": {"ownerReferences": refs, "uid": rev.metadata.uid}});
+            let adopted = api
+                .patch(
+                    &rev.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await?;
+            cache.expect_written(uid, &adopted);
+            owned.push(adopted);
         }
     }
     owned.sort_by(|a, b| {
@@ -968,6 +977,7 @@ async fn list_revisions(
 /// used to name it (raised on a name clash with a different template).
 async fn sync_update_revision(
     api: &Api<ControllerRevision>,
+    cache: &Informer<ControllerRevision>,
     set: &StatefulSet,
     revisions: &mut Vec<ControllerRevision>,
 ) -> Result<(ControllerRevision, i32)> {
@@ -987,12 +997,14 @@ async fn sync_update_revision(
                         &Patch::Merge(json!({"revision": next})),
                     )
                     .await?;
+                cache.expect_written(&set.uid().unwrap_or_default(), &updated);
                 revisions[i] = updated.clone();
                 return Ok((updated, collision));
             }
             RevisionStep::Create(rev) => {
                 match api.create(&PostParams::default(), rev.as_ref()).await {
                     Ok(created) => {
+                        cache.expect_written(&set.uid().unwrap_or_default(), &created);
                         revisions.push(created.clone());
                         return Ok((created, collision));
                     }
@@ -1034,7 +1046,10 @@ async fn create_claims(
     for claim in claims {
         let name = claim.name_any();
         match api.create(&PostParams::default(), claim).await {
-            Ok(_) => {
+            Ok(created) => {
+                ctx.informers
+                    .get::<PersistentVolumeClaim>()
+                    .expect_written(&set.uid().unwrap_or_default(), &created);
                 let msg =
                     format!("create Claim {name} Pod {pod} in StatefulSet {set_name} success");
                 record(ctx, set, false, "SuccessfulCreate", msg).await;
@@ -1054,6 +1069,8 @@ async fn create_claims(
 
 async fn execute(ctx: &Context, set: &StatefulSet, ns: &str, steps: &[Step]) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let cache = ctx.informers.pods();
+    let uid = set.uid().unwrap_or_default();
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
     let set_name = set.name_any();
     for step in steps {
@@ -1067,7 +1084,8 @@ async fn execute(ctx: &Context, set: &StatefulSet, ns: &str, steps: &[Step]) -> 
                     return Err(e);
                 }
                 match pods.create(&PostParams::default(), pod).await {
-                    Ok(_) => {
+                    Ok(created) => {
+                        cache.expect_written(&uid, &created);
                         let msg = format!("create Pod {name} in StatefulSet {set_name} successful");
                         record(ctx, set, false, "SuccessfulCreate", msg).await;
                     }
@@ -1086,8 +1104,12 @@ async fn execute(ctx: &Context, set: &StatefulSet, ns: &str, steps: &[Step]) -> 
                 create_claims(ctx, &pvcs, set, pod, claims).await?;
             }
             Step::DeletePod { name, .. } => {
+                let cached = cache.get(Some(ns), name);
                 match pods.delete(name, &DeleteParams::default()).await {
-                    Ok(_) => {
+                    Ok(outcome) => {
+                        if let Some(pod) = &cached {
+                            cache.expect_deleted(&uid, pod, outcome.left().as_ref());
+                        }
                         let msg = format!("delete Pod {name} in StatefulSet {set_name} successful");
                         record(ctx, set, false, "SuccessfulDelete", msg).await;
                     }
@@ -1108,7 +1130,8 @@ async fn execute(ctx: &Context, set: &StatefulSet, ns: &str, steps: &[Step]) -> 
                     .patch(name, &PatchParams::default(), &Patch::Merge(patch))
                     .await
                 {
-                    Ok(_) => {
+                    Ok(updated) => {
+                        cache.expect_written(&uid, &updated);
                         let msg = format!("update Pod {name} in StatefulSet {set_name} successful");
                         record(ctx, set, false, "SuccessfulUpdate", msg).await;
                     }
@@ -1158,9 +1181,24 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
         .ok_or_else(|| ControllerError::MissingField(set.name_any(), "spec"))?;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let revs_api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &ns);
-    let pods = claim_pods(&pods_api, &set, &uid).await?;
-    let mut revisions = list_revisions(&revs_api, &set, &uid).await?;
-    let (update_rev, collision) = sync_update_revision(&revs_api, &set, &mut revisions).await?;
+    let (pod_cache, rev_cache, claim_cache) = (
+        ctx.informers.pods(),
+        ctx.informers.get::<ControllerRevision>(),
+        ctx.informers.get::<PersistentVolumeClaim>(),
+    );
+    // Expectations: decide only on caches that show our own writes.
+    if !pod_cache.caught_up(&uid) || !rev_cache.caught_up(&uid) || !claim_cache.caught_up(&uid) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    // A set's pods are few (its replicas): the pure planner takes values.
+    let pods: Vec<Pod> = claim_pods(&pods_api, &pod_cache, &set, &uid)
+        .await?
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect();
+    let mut revisions = list_revisions(&revs_api, &rev_cache, &set, &uid).await?;
+    let (update_rev, collision) =
+        sync_update_revision(&revs_api, &rev_cache, &set, &mut revisions).await?;
     let current_name = set.status.as_ref().and_then(|s| s.current_revision.clone());
     let current_rev = revisions
         .iter()
@@ -1168,11 +1206,14 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
         .unwrap_or(&update_rev);
     let current = revision_view(current_rev, &spec.template);
     let update = revision_view(&update_rev, &spec.template);
-    let claims = if claim_templates(&set).is_empty() {
+    let claims: Vec<PersistentVolumeClaim> = if claim_templates(&set).is_empty() {
         Vec::new()
     } else {
-        let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
-        api.list(&ListParams::default()).await?.items
+        claim_cache
+            .in_namespace(&ns)
+            .into_iter()
+            .map(|c| (*c).clone())
+            .collect()
     };
     let observed = Observed {
         pods: &pods,
@@ -1205,7 +1246,11 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
     let live = [current.name.as_str(), update.name.as_str()];
     for name in history_to_delete(&set, &revisions, &pods, &live) {
         match revs_api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {}
+            Ok(outcome) => {
+                if let Some(rev) = revisions.iter().find(|r| r.name_any() == name) {
+                    rev_cache.expect_deleted(&uid, rev, outcome.left().as_ref());
+                }
+            }
             Err(e) if api_code(&e) == Some(404) => {}
             Err(e) => return Err(e.into()),
         }
@@ -1218,13 +1263,20 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
 /// Run the StatefulSet controller until the watches end. Pod events wake
 /// the controlling set, or for an orphan every set in its namespace whose
 /// selector matches it and whose name it carries (adoption).
-pub async fn run_statefulset_controller(client: kube::Client, ctx: Arc<Context>) {
-    let controller = Controller::new(
-        Api::<StatefulSet>::all(client.clone()),
-        watcher::Config::default(),
+pub async fn run_statefulset_controller(_client: kube::Client, ctx: Arc<Context>) {
+    let informers = ctx.informers.clone();
+    let sets = informers.get::<StatefulSet>();
+    let (pods, revisions, claims) = (
+        informers.pods(),
+        informers.get::<ControllerRevision>(),
+        informers.get::<PersistentVolumeClaim>(),
     );
-    let sets = controller.store();
-    let pod_owners = move |pod: Pod| -> Vec<ObjectRef<StatefulSet>> {
+    let (pod_events, rev_events) = (pods.subscribe(), revisions.subscribe());
+    pods.ready().await;
+    revisions.ready().await;
+    claims.ready().await;
+    let set_cache = sets.clone();
+    let pod_owners = move |pod: Arc<Pod>| -> Vec<ObjectRef<StatefulSet>> {
         let ns = pod.namespace();
         let within = |r: ObjectRef<StatefulSet>| match &ns {
             Some(ns) => r.within(ns),
@@ -1236,9 +1288,9 @@ pub async fn run_statefulset_controller(client: kube::Client, ctx: Arc<Context>)
             }
             return vec![within(ObjectRef::new(&owner.name))];
         }
-        sets.state()
+        set_cache
+            .in_namespace(ns.as_deref().unwrap_or_default())
             .iter()
-            .filter(|s| s.namespace() == ns)
             .filter(|s| ordinal_of(&s.name_any(), &pod.name_any()).is_some())
             .filter(|s| {
                 s.spec
@@ -1248,16 +1300,9 @@ pub async fn run_statefulset_controller(client: kube::Client, ctx: Arc<Context>)
             .map(|s| ObjectRef::from_obj(s.as_ref()))
             .collect()
     };
-    controller
-        .owns(
-            Api::<ControllerRevision>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .watches(
-            Api::<Pod>::all(client),
-            watcher::Config::default(),
-            pod_owners,
-        )
+    Controller::for_shared_stream(sets.subscribe(), sets.ready_store().await)
+        .owns_shared_stream(rev_events)
+        .watches_shared_stream(pod_events, pod_owners)
         .shutdown_on_signal()
         .run(
             |set, ctx| run_reconcile(set, ctx, reconcile),

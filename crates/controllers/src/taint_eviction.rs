@@ -5,8 +5,8 @@
 //! was added. Each eviction gets a DisruptionTarget condition and an event.
 
 use crate::events;
+use crate::informers::{hash_json, ChangeFilter, Informer};
 use crate::runner::{error_policy, run_reconcile, Context};
-use crate::watch::reflected;
 use crate::ControllerError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::Controller;
 use kube::ResourceExt;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -89,7 +89,7 @@ pub fn decide(
 }
 
 struct State {
-    nodes: Store<Node>,
+    nodes: Arc<Informer<Node>>,
     /// When a taint without timeAdded was first seen, per (node, key, value).
     first_seen: Mutex<HashMap<(String, String, String), Timestamp>>,
     /// Pods with a pending (timed) eviction, for the cancel event.
@@ -138,14 +138,16 @@ async fn reconcile(
     ctx: Arc<Context>,
     state: Arc<State>,
 ) -> Result<Action, ControllerError> {
-    let idle = Action::requeue(ctx.resync);
+    // Every input (the pod, its node's taints) wakes us: no periodic
+    // resync, which at 150,000 pods would be a busy loop of its own.
+    let idle = Action::await_change();
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let (Some(node_name), None) = (node_name, &pod.metadata.deletion_timestamp) else {
         return Ok(idle);
     };
     let taints: Vec<Taint> = state
         .nodes
-        .get(&ObjectRef::new(&node_name))
+        .get(None, &node_name)
         .and_then(|n| n.spec.as_ref()?.taints.clone())
         .unwrap_or_default()
         .into_iter()
@@ -199,28 +201,38 @@ async fn reconcile(
     }
 }
 
+fn taints_fingerprint(node: &Node) -> u64 {
+    hash_json(&node.spec.as_ref().and_then(|s| s.taints.as_ref()))
+}
+
 /// Run the taint eviction controller until the watches end.
-pub async fn run_taint_eviction_controller(client: kube::Client, ctx: Arc<Context>) {
-    let (nodes, node_stream) =
-        reflected(Api::<Node>::all(client.clone()), watcher::Config::default());
-    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let pods = controller.store();
+pub async fn run_taint_eviction_controller(_client: kube::Client, ctx: Arc<Context>) {
+    let nodes = ctx.informers.nodes();
+    let pods = ctx.informers.pods();
+    let node_events = nodes.subscribe();
+    nodes.ready().await;
     let state = Arc::new(State {
-        nodes,
+        nodes: nodes.clone(),
         first_seen: Mutex::new(HashMap::new()),
         scheduled: Mutex::new(HashSet::new()),
     });
-    // A node's taints changing re-evaluates every pod bound to it.
-    let pods_on_node = move |node: Node| {
+    // A node's taints changing re-evaluates every pod bound to it (found
+    // through the pod cache's node index); other node updates do nothing.
+    let taints = ChangeFilter::new(taints_fingerprint);
+    let pod_cache = pods.clone();
+    let pods_on_node = move |node: Arc<Node>| {
         let name = node.name_any();
-        pods.state()
-            .into_iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
+        if !taints.changed(&node, nodes.get(None, &name).is_some()) {
+            return Vec::new();
+        }
+        pod_cache
+            .on_node(&name)
+            .iter()
             .map(|p| ObjectRef::from_obj(p.as_ref()))
             .collect::<Vec<_>>()
     };
-    controller
-        .watches_stream(node_stream, pods_on_node)
+    Controller::for_shared_stream(pods.subscribe(), pods.ready_store().await)
+        .watches_shared_stream(node_events, pods_on_node)
         .run(
             move |pod, ctx| {
                 let state = state.clone();

@@ -3,14 +3,15 @@
 //! is one controller (pure decision functions + a kube-runtime reconcile),
 //! written to move into `berth-controllers` unchanged.
 
+use crate::informers::{hash_json, ChangeFilter};
 use crate::runner::{error_policy, run_reconcile, Context};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::Api;
+use k8s_openapi::api::core::v1::Node;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
+use kube::ResourceExt;
 use std::sync::Arc;
 
 /// Knobs shared by the controllers; tests inject a clock and short back-offs.
@@ -48,13 +49,16 @@ pub async fn run_job_controller(client: kube::Client, ctx: Arc<Context>) {
 
 /// The Job controller with explicit options (tests shorten the back-off).
 pub async fn run_job_controller_with(
-    client: kube::Client,
+    _client: kube::Client,
     ctx: Arc<Context>,
     options: crate::job::JobOptions,
 ) {
     let ctl = crate::job::JobController::new(options);
-    Controller::new(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<Pod>::all(client), watcher::Config::default())
+    let (jobs, pods) = (ctx.informers.get::<Job>(), ctx.informers.pods());
+    let pod_events = pods.subscribe();
+    pods.ready().await;
+    Controller::for_shared_stream(jobs.subscribe(), jobs.ready_store().await)
+        .owns_shared_stream(pod_events)
         .shutdown_on_signal()
         .run(
             move |j, ctx| {
@@ -78,32 +82,32 @@ pub async fn run_cronjob_controller(client: kube::Client, ctx: Arc<Context>) {
 
 /// The CronJob controller deciding by `clock` (tests move it forward).
 pub async fn run_cronjob_controller_with(
-    client: kube::Client,
+    _client: kube::Client,
     ctx: Arc<Context>,
     clock: crate::clock::Clock,
 ) {
-    Controller::new(
-        Api::<CronJob>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<Job>::all(client), watcher::Config::default())
-    .shutdown_on_signal()
-    .run(
-        move |cj, ctx| {
-            let clock = clock.clone();
-            run_reconcile(cj, ctx, move |cj, c| {
-                crate::cronjob::reconcile(cj, c, clock)
-            })
-        },
-        error_policy,
-        ctx,
-    )
-    .for_each(|result| async move {
-        if let Err(err) = result {
-            tracing::debug!(%err, "cronjob controller");
-        }
-    })
-    .await;
+    let (cronjobs, jobs) = (ctx.informers.get::<CronJob>(), ctx.informers.get::<Job>());
+    let job_events = jobs.subscribe();
+    jobs.ready().await;
+    Controller::for_shared_stream(cronjobs.subscribe(), cronjobs.ready_store().await)
+        .owns_shared_stream(job_events)
+        .shutdown_on_signal()
+        .run(
+            move |cj, ctx| {
+                let clock = clock.clone();
+                run_reconcile(cj, ctx, move |cj, c| {
+                    crate::cronjob::reconcile(cj, c, clock)
+                })
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "cronjob controller");
+            }
+        })
+        .await;
 }
 
 pub async fn run_ttl_after_finished_controller(client: kube::Client, ctx: Arc<Context>) {
@@ -111,11 +115,12 @@ pub async fn run_ttl_after_finished_controller(client: kube::Client, ctx: Arc<Co
 }
 
 pub async fn run_ttl_after_finished_controller_with(
-    client: kube::Client,
+    _client: kube::Client,
     ctx: Arc<Context>,
     clock: crate::clock::Clock,
 ) {
-    Controller::new(Api::<Job>::all(client), watcher::Config::default())
+    let jobs = ctx.informers.get::<Job>();
+    Controller::for_shared_stream(jobs.subscribe(), jobs.ready_store().await)
         .shutdown_on_signal()
         .run(
             move |j, ctx| {
@@ -139,35 +144,47 @@ pub async fn run_daemonset_controller(client: kube::Client, ctx: Arc<Context>) {
     run_daemonset_controller_with(client, ctx, crate::clock::Clock::System).await
 }
 
-/// The DaemonSet controller; any node change wakes every DaemonSet.
+/// What of a node decides where daemon pods run: labels and spec (taints,
+/// unschedulable). Status heartbeats of 5,000 nodes wake no DaemonSet.
+fn node_placement_fingerprint(node: &Node) -> u64 {
+    hash_json(&(&node.metadata.labels, &node.spec))
+}
+
+/// The DaemonSet controller; a node appearing, going, or changing labels or
+/// taints wakes every DaemonSet.
 pub async fn run_daemonset_controller_with(
-    client: kube::Client,
+    _client: kube::Client,
     ctx: Arc<Context>,
     clock: crate::clock::Clock,
 ) {
-    let controller = Controller::new(
-        Api::<DaemonSet>::all(client.clone()),
-        watcher::Config::default(),
+    let informers = ctx.informers.clone();
+    let (daemonsets, pods, nodes) = (
+        informers.get::<DaemonSet>(),
+        informers.pods(),
+        informers.nodes(),
     );
-    let daemonsets = controller.store();
-    let all_daemonsets = move |_: Node| -> Vec<ObjectRef<DaemonSet>> {
-        daemonsets
-            .state()
+    let revisions = informers.get::<ControllerRevision>();
+    let (pod_events, rev_events, node_events) =
+        (pods.subscribe(), revisions.subscribe(), nodes.subscribe());
+    pods.ready().await;
+    nodes.ready().await;
+    revisions.ready().await;
+    let all = daemonsets.clone();
+    let placement = ChangeFilter::new(node_placement_fingerprint);
+    let all_daemonsets = move |node: Arc<Node>| -> Vec<ObjectRef<DaemonSet>> {
+        let present = nodes.get(None, &node.name_any()).is_some();
+        if !placement.changed(&node, present) {
+            return Vec::new();
+        }
+        all.list()
             .iter()
             .map(|ds| ObjectRef::from_obj(ds.as_ref()))
             .collect()
     };
-    controller
-        .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .owns(
-            Api::<ControllerRevision>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .watches(
-            Api::<Node>::all(client),
-            watcher::Config::default(),
-            all_daemonsets,
-        )
+    Controller::for_shared_stream(daemonsets.subscribe(), daemonsets.ready_store().await)
+        .owns_shared_stream(pod_events)
+        .owns_shared_stream(rev_events)
+        .watches_shared_stream(node_events, all_daemonsets)
         .shutdown_on_signal()
         .run(
             move |ds, ctx| {
