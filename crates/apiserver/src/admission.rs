@@ -78,7 +78,7 @@ fn pod_priority(srv: &Server, pod: &mut Value) -> Result<(), ApiError> {
         .filter(|n| !n.is_empty())
     {
         Some(name) => match srv.cache.get(&format!("{prefix}{name}")) {
-            Some(c) => Some(c.object.clone()),
+            Some(c) => Some(c.value()),
             None => {
                 return Err(ApiError::forbidden(format!(
                     "pods \"{}\" is forbidden: no PriorityClass with name {name} was found",
@@ -89,12 +89,12 @@ fn pod_priority(srv: &Server, pod: &mut Value) -> Result<(), ApiError> {
             }
         },
         None => {
-            let (_, objects) = srv.cache.snapshot_unregistered();
+            let (_, objects) = srv.cache.snapshot();
             let lower = std::ops::Bound::Included(prefix.to_string());
             let default = objects
                 .range((lower, std::ops::Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(prefix))
-                .map(|(_, c)| c.object.clone())
+                .map(|(_, c)| c.value())
                 .find(|o| o.get("globalDefault") == Some(&json!(true)));
             if let Some(d) = &default {
                 pod["spec"]["priorityClassName"] = d["metadata"]["name"].clone();
@@ -161,8 +161,7 @@ fn namespace_accepts(srv: &Server, info: &ResourceInfo, ns: &str) -> Result<(), 
     match srv.cache.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
         Some(c)
-            if c.object.pointer("/metadata/deletionTimestamp").is_some()
-                && info.kind != "Event" =>
+            if c.index.deleting && info.kind != "Event" =>
         {
             Err(ApiError::forbidden(format!(
                 "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
@@ -175,7 +174,7 @@ fn namespace_accepts(srv: &Server, info: &ResourceInfo, ns: &str) -> Result<(), 
 
 /// The IPs and node ports currently taken by Services.
 fn taken(srv: &Server) -> (HashSet<String>, HashSet<i64>) {
-    let (_, objects) = srv.cache.snapshot_unregistered();
+    let (_, objects) = srv.cache.snapshot();
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
     let lower = std::ops::Bound::Included("/registry/core/services/".to_string());
@@ -183,11 +182,11 @@ fn taken(srv: &Server) -> (HashSet<String>, HashSet<i64>) {
         if !key.starts_with("/registry/core/services/") {
             break;
         }
-        if let Some(ip) = c.object.pointer("/spec/clusterIP").and_then(Value::as_str) {
+        let svc = c.value();
+        if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str) {
             ips.insert(ip.to_string());
         }
-        for p in c
-            .object
+        for p in svc
             .pointer("/spec/ports")
             .and_then(Value::as_array)
             .into_iter()

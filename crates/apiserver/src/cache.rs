@@ -3,13 +3,23 @@
 //! watchers (fan-out is a broadcast; a watcher that falls behind catches up
 //! from the event ring or from the store's history).
 //!
+//! Each object is kept as its served JSON bytes plus a small parsed index
+//! (name, namespace, labels, selectable fields, owners): filtering reads the
+//! index, JSON responses copy the bytes, and only Table/metadata/converted
+//! output parses them again.
+//!
 //! ```text
-//! store.watch("/registry/") ──▶ apply ──▶ objects (OrdMap, O(1) snapshots per revision)
-//!                                   ├──▶ ring of recent events (resume by resourceVersion)
-//!                                   └──▶ broadcast ──▶ watchers (filter, encode, send)
+//! store.watch("/registry/") ──▶ apply: parse once ─▶ CachedObject { json bytes, index }
+//!    ├──▶ objects (OrdMap key → Arc<CachedObject>, O(1) snapshots per revision)
+//!    ├──▶ ring of recent CacheEvents (Arc to the same object + index of the previous version)
+//!    └──▶ broadcast LiveEvent ──▶ watchers: filter on indexes, line encoded once per
+//!                                 (type, format) and shared
 //! ```
 
+use crate::object_index::ObjectIndex;
+use crate::watch_encode::SharedLines;
 use berth_store::{EventType, Revision, Store, StoreError};
+use bytes::Bytes;
 use futures::StreamExt;
 use imbl::OrdMap;
 use serde_json::Value;
@@ -22,6 +32,8 @@ use tokio::sync::{broadcast, watch};
 const RING_CAPACITY: usize = 50_000;
 /// How long a list snapshot stays available for `continue` tokens.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(90);
+/// At most this many snapshots are held for `continue` tokens.
+const MAX_SNAPSHOTS: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatchEventType {
@@ -40,24 +52,66 @@ impl WatchEventType {
     }
 }
 
-/// One change, with the object as served (resourceVersion set).
+/// One change. `object` is the new version (for a delete, the deleted one),
+/// shared with the cache's map; `prev` is only the index of the version
+/// before, which is all a filtered watcher needs to choose ADDED, MODIFIED
+/// or DELETED.
 #[derive(Debug)]
 pub struct CacheEvent {
     pub revision: Revision,
     pub key: String,
     pub event_type: WatchEventType,
-    pub object: Arc<Value>,
-    pub prev: Option<Arc<Value>>,
+    pub object: Arc<CachedObject>,
+    pub prev: Option<Arc<ObjectIndex>>,
 }
 
-/// An object as served, with the store revision that last changed it.
-#[derive(Clone, Debug)]
+/// A change as broadcast to live watchers, with the watch lines made for it
+/// so far: each (event type, output format) is encoded once and the bytes are
+/// shared by every watcher. The ring keeps only the `CacheEvent`, so these
+/// lines are freed once every receiver has taken the event.
+pub struct LiveEvent {
+    pub event: Arc<CacheEvent>,
+    pub lines: SharedLines,
+}
+
+/// An object as served (storage version): its JSON with resourceVersion
+/// stamped, the index filtering needs, and the store revision that last
+/// changed it. The parsed form is made only on demand (`value`).
+#[derive(Debug)]
 pub struct CachedObject {
-    pub object: Arc<Value>,
+    pub json: Bytes,
+    pub index: Arc<ObjectIndex>,
     pub mod_revision: Revision,
 }
 
-pub type Objects = OrdMap<String, CachedObject>;
+impl CachedObject {
+    /// From the bytes the store holds for `key`.
+    pub fn decode(key: &str, stored: &[u8], mod_revision: Revision) -> Option<Self> {
+        let value = decode_stored(stored, mod_revision)?;
+        Self::from_value(key, &value, mod_revision)
+    }
+
+    /// From an object already stamped with its resourceVersion.
+    pub fn from_value(key: &str, value: &Value, mod_revision: Revision) -> Option<Self> {
+        let json = serde_json::to_vec(value).ok()?;
+        Some(Self {
+            // Exactly sized: a cache of many objects must not carry spare capacity.
+            json: Bytes::from(json.into_boxed_slice()),
+            index: Arc::new(ObjectIndex::of(key, value)),
+            mod_revision,
+        })
+    }
+
+    /// The parsed object (a fresh copy; parse only where JSON bytes will not do).
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or_else(|e| {
+            tracing::error!("watch cache: cached object no longer parses: {e}");
+            Value::Null
+        })
+    }
+}
+
+pub type Objects = OrdMap<String, Arc<CachedObject>>;
 
 struct State {
     revision: Revision,
@@ -65,12 +119,13 @@ struct State {
     ring: VecDeque<Arc<CacheEvent>>,
     /// The ring holds every event with revision > ring_floor.
     ring_floor: Revision,
+    /// Snapshots that `continue` tokens point at.
     snapshots: VecDeque<(Revision, Instant, Objects)>,
 }
 
 pub struct WatchCache {
     state: RwLock<State>,
-    events: broadcast::Sender<Arc<CacheEvent>>,
+    events: broadcast::Sender<Arc<LiveEvent>>,
     revision: watch::Sender<Revision>,
     store: Arc<dyn Store>,
 }
@@ -161,25 +216,19 @@ impl WatchCache {
     fn apply(&self, ev: berth_store::Event) {
         let rev = ev.kv.mod_revision;
         let key = ev.kv.key.clone();
-        let Some(object) = decode_stored(&ev.kv.value, rev).map(Arc::new) else {
+        let Some(object) = CachedObject::decode(&key, &ev.kv.value, rev).map(Arc::new) else {
             tracing::error!("watch cache: undecodable value at {key}");
             return;
         };
         let mut st = self.write_state();
-        let prev = st.objects.get(&key).map(|c| c.object.clone());
+        let prev = st.objects.get(&key).map(|c| c.index.clone());
         let event_type = match ev.event_type {
             EventType::Delete => {
                 st.objects.remove(&key);
                 WatchEventType::Deleted
             }
             EventType::Put => {
-                st.objects.insert(
-                    key.clone(),
-                    CachedObject {
-                        object: object.clone(),
-                        mod_revision: rev,
-                    },
-                );
+                st.objects.insert(key.clone(), object.clone());
                 if prev.is_some() {
                     WatchEventType::Modified
                 } else {
@@ -202,7 +251,11 @@ impl WatchCache {
             }
         }
         drop(st);
-        let _ = self.events.send(event);
+        // No receivers: nothing is kept (the ring has the event).
+        let _ = self.events.send(Arc::new(LiveEvent {
+            event,
+            lines: SharedLines::default(),
+        }));
         self.revision.send_replace(rev);
     }
 
@@ -231,38 +284,34 @@ impl WatchCache {
         Ok(rev)
     }
 
-    pub fn get(&self, key: &str) -> Option<CachedObject> {
+    pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.read_state().objects.get(key).cloned()
     }
 
-    /// The current objects and their revision (O(1)); kept for `continue` tokens.
+    /// The current objects and their revision (O(1): the map is persistent).
     pub fn snapshot(&self) -> (Revision, Objects) {
-        let mut st = self.write_state();
-        let rev = st.revision;
-        let objects = st.objects.clone();
-        let now = Instant::now();
-        if st.snapshots.back().map(|(r, _, _)| *r) != Some(rev) {
-            st.snapshots.push_back((rev, now, objects.clone()));
-        }
-        while st
-            .snapshots
-            .front()
-            .is_some_and(|(_, t, _)| now.duration_since(*t) > SNAPSHOT_TTL)
-            || st.snapshots.len() > 256
-        {
-            st.snapshots.pop_front();
-        }
-        (rev, objects)
-    }
-
-    /// The current objects without keeping the snapshot for `continue` tokens
-    /// (for the server's own loops, which must not pin old versions in memory).
-    pub fn snapshot_unregistered(&self) -> (Revision, Objects) {
         let st = self.read_state();
         (st.revision, st.objects.clone())
     }
 
-    /// The objects as of `rev`, if a snapshot of exactly that revision is still held.
+    /// Hold `objects` (the cache as of `rev`) for `continue` tokens. Only
+    /// lists that hand out a token call this: every held snapshot pins the
+    /// versions replaced since, so nothing else should.
+    pub fn keep_snapshot(&self, rev: Revision, objects: &Objects) {
+        let mut st = self.write_state();
+        let now = Instant::now();
+        match st.snapshots.iter_mut().find(|(r, _, _)| *r == rev) {
+            Some(held) => held.1 = now,
+            None => st.snapshots.push_back((rev, now, objects.clone())),
+        }
+        st.snapshots
+            .retain(|(_, t, _)| now.duration_since(*t) <= SNAPSHOT_TTL);
+        while st.snapshots.len() > MAX_SNAPSHOTS {
+            st.snapshots.pop_front();
+        }
+    }
+
+    /// The objects as of `rev`, if that is now or a snapshot of exactly that revision is held.
     pub fn snapshot_at(&self, rev: Revision) -> Option<Objects> {
         let st = self.read_state();
         if st.revision == rev {
@@ -274,7 +323,7 @@ impl WatchCache {
             .map(|(_, _, o)| o.clone())
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CacheEvent>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.events.subscribe()
     }
 
@@ -329,14 +378,11 @@ async fn load_all(store: &dyn Store) -> Result<(Objects, Revision), StoreError> 
             .await?;
         at = Some(page.revision);
         for kv in &page.items {
-            if let Some(obj) = decode_stored(&kv.value, kv.mod_revision) {
-                objects.insert(
-                    kv.key.clone(),
-                    CachedObject {
-                        object: Arc::new(obj),
-                        mod_revision: kv.mod_revision,
-                    },
-                );
+            match CachedObject::decode(&kv.key, &kv.value, kv.mod_revision) {
+                Some(obj) => {
+                    objects.insert(kv.key.clone(), Arc::new(obj));
+                }
+                None => tracing::error!("watch cache: undecodable value at {}", kv.key),
             }
         }
         start_after = page.items.last().map(|kv| kv.key.clone());

@@ -262,11 +262,8 @@ pub async fn delete_collection(
     let page = list::read_page(srv, info, ns, &all, &filter).await?;
     let mut deleted = Vec::new();
     for obj in page.items {
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ons = obj.pointer("/metadata/namespace").and_then(Value::as_str);
+        let name = obj.index.name();
+        let ons = Some(obj.index.namespace()).filter(|n| !n.is_empty());
         match delete(srv, info, ons, name, opts, is_dry_run(q, opts)).await {
             Ok(o) => deleted.push(o.into_object()),
             Err(e) if e.code == 404 => {}

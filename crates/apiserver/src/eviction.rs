@@ -58,7 +58,7 @@ pub async fn admit(
     };
     let labels = labels_of(pod);
     let prefix = format!("{}{ns}/", info.storage_prefix());
-    let (_, objects) = srv.cache.snapshot_unregistered();
+    let (_, objects) = srv.cache.snapshot();
     let lower = std::ops::Bound::Included(prefix.clone());
     let budgets: Vec<String> = objects
         .range((lower, std::ops::Bound::Unbounded))
@@ -66,18 +66,13 @@ pub async fn admit(
         .filter(|(_, c)| {
             // An empty selector matches every pod in policy/v1.
             let sel = c
-                .object
+                .value()
                 .pointer("/spec/selector")
                 .cloned()
                 .unwrap_or(json!({}));
             LabelSelector::from_object(&sel).is_ok_and(|s| s.matches(&labels))
         })
-        .filter_map(|(_, c)| {
-            c.object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .map(|(_, c)| c.index.name().to_string())
         .collect();
     let name = match budgets.as_slice() {
         [] => return Ok(()),

@@ -15,6 +15,7 @@ pub mod join;
 pub mod list;
 pub mod metrics;
 pub mod metrics_api;
+pub mod object_index;
 pub mod patch;
 pub mod pki;
 pub mod proxy;
@@ -28,6 +29,7 @@ pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod watch;
+pub mod watch_encode;
 
 use admission::Cidr;
 use berth_store::Store;

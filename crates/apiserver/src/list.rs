@@ -2,7 +2,8 @@
 //! paginate one consistent snapshot; selectors filter while paging.
 
 use crate::body::{self, Want};
-use crate::cache::Objects;
+use crate::cache::{CachedObject, Objects};
+use crate::object_index::ObjectIndex;
 use crate::request::Query;
 use crate::rest::{collection_prefix, store_err, Reply};
 use crate::{convert, strategy, table, Server};
@@ -42,8 +43,13 @@ impl Filter {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
-    pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.matches_object(obj) && self.fields.matches(&|f| strategy::field_value(obj, f))
+    pub fn matches(&self, obj: &ObjectIndex) -> bool {
+        obj.matches_labels(&self.labels)
+            && self
+                .fields
+                .terms
+                .iter()
+                .all(|(f, eq, v)| (obj.field(f) == v) == *eq)
     }
 }
 
@@ -66,7 +72,7 @@ fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
 }
 
 pub struct Page {
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<CachedObject>>,
     pub revision: Revision,
     pub continue_token: Option<String>,
     pub remaining: Option<u64>,
@@ -122,14 +128,13 @@ pub async fn read_page(
             }
         };
     match objects {
-        Some(objects) => Ok(page_from_snapshot(
-            &objects,
-            rev,
-            &prefix,
-            start_after,
-            limit,
-            filter,
-        )),
+        Some(objects) => {
+            let page = page_from_snapshot(&objects, rev, &prefix, start_after, limit, filter);
+            if page.continue_token.is_some() {
+                srv.cache.keep_snapshot(rev, &objects);
+            }
+            Ok(page)
+        }
         None => page_from_store(srv, info, rev, &prefix, start_after, limit, filter).await,
     }
 }
@@ -170,8 +175,8 @@ fn page_from_snapshot(
                 continue;
             }
         }
-        if filter.matches(&cached.object) {
-            items.push(cached.object.clone());
+        if filter.matches(&cached.index) {
+            items.push(cached.clone());
             last_key = Some(key.clone());
         }
     }
@@ -212,8 +217,8 @@ async fn page_from_store(
                 other => store_err(info, "", other),
             })?;
         for kv in &res.items {
-            if let Some(obj) = crate::cache::decode_stored(&kv.value, kv.mod_revision) {
-                if filter.matches(&obj) {
+            if let Some(obj) = CachedObject::decode(&kv.key, &kv.value, kv.mod_revision) {
+                if filter.matches(&obj.index) {
                     items.push(Arc::new(obj));
                 }
             }
@@ -264,50 +269,174 @@ pub async fn list(
     if let Some(r) = page.remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    let items: Vec<Arc<Value>> = if info.version != info.storage_version {
-        page.items
-            .iter()
-            .map(|o| Arc::new(convert::to_served(info, (**o).clone())))
-            .collect()
-    } else {
-        page.items
-    };
-    match body::want(headers) {
-        Want::Table => Ok(body::json_response(
-            StatusCode::OK,
-            &table::table_for(info, &items, Some(meta), q),
-        )),
+    let want = body::want(headers);
+    if want == Want::Object && info.version == info.storage_version {
+        return Ok(list_response(info, &meta, page.items));
+    }
+    // Every other form needs the parsed objects: one at a time.
+    let items = page
+        .items
+        .iter()
+        .map(|o| convert::to_served(info, o.value()));
+    match want {
+        Want::Table => {
+            let table = table::table_for(info, items, Some(meta), q);
+            Ok(body::json_response(StatusCode::OK, &table))
+        }
         Want::PartialMetadata => {
             let list = json!({
                 "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                "items": items.iter().map(|o| table::partial_metadata(o)).collect::<Vec<_>>(),
+                "items": items.map(|o| table::partial_metadata(&o)).collect::<Vec<_>>(),
             });
             Ok(body::json_response(StatusCode::OK, &list))
         }
-        Want::Object => Ok(list_response(info, meta, &items)),
+        Want::Object => {
+            let list = json!({
+                "kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": meta,
+                "items": items.collect::<Vec<_>>(),
+            });
+            Ok(body::json_response(StatusCode::OK, &list))
+        }
     }
 }
 
-/// Serialize a List without cloning every item into a new Value tree.
+/// Lists larger than this are streamed in chunks of about this size rather
+/// than assembled whole (a list of every pod can be hundreds of MiB).
+const LIST_CHUNK: usize = 1 << 20;
+
+/// A List written from the cached JSON of its items, without parsing them.
 fn list_response(
     info: &ResourceInfo,
-    meta: Value,
-    items: &[Arc<Value>],
+    meta: &Value,
+    items: Vec<Arc<CachedObject>>,
 ) -> axum::http::Response<axum::body::Body> {
-    let mut out = Vec::with_capacity(256 + items.len() * 1024);
-    out.extend_from_slice(b"{\"kind\":");
-    let _ = serde_json::to_writer(&mut out, &info.list_kind());
-    out.extend_from_slice(b",\"apiVersion\":");
-    let _ = serde_json::to_writer(&mut out, &info.api_version());
-    out.extend_from_slice(b",\"metadata\":");
-    let _ = serde_json::to_writer(&mut out, &meta);
-    out.extend_from_slice(b",\"items\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let _ = serde_json::to_writer(&mut out, item.as_ref());
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"kind\":");
+    let _ = serde_json::to_writer(&mut head, &info.list_kind());
+    head.extend_from_slice(b",\"apiVersion\":");
+    let _ = serde_json::to_writer(&mut head, &info.api_version());
+    head.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut head, meta);
+    head.extend_from_slice(b",\"items\":[");
+    let mut writer = ListWriter::new(head, items);
+    if writer.remaining <= LIST_CHUNK {
+        let out = writer.next_chunk(usize::MAX).unwrap_or_default();
+        return body::bytes_response(StatusCode::OK, "application/json", out);
     }
-    out.extend_from_slice(b"]}");
-    body::bytes_response(StatusCode::OK, "application/json", out)
+    // Each chunk is copied out of the cached bytes only when the client takes it.
+    let chunks = futures::stream::unfold(writer, |mut w| async move {
+        let chunk = w.next_chunk(LIST_CHUNK)?;
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), w))
+    });
+    axum::http::Response::builder()
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(chunks))
+        .unwrap_or_default()
+}
+
+/// Writes a List's bytes: the head (kind, apiVersion, metadata), the items'
+/// cached JSON, the closing brackets.
+struct ListWriter {
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<Arc<CachedObject>>,
+    wrote_item: bool,
+    /// Bytes not written yet (0 once the closing brackets are out).
+    remaining: usize,
+}
+
+impl ListWriter {
+    fn new(head: Vec<u8>, items: Vec<Arc<CachedObject>>) -> Self {
+        // An upper bound: one comma per item, though the first has none.
+        let remaining = head.len() + items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2;
+        Self {
+            head: Some(head),
+            items: items.into_iter(),
+            wrote_item: false,
+            remaining,
+        }
+    }
+
+    /// The next `size` bytes or so (whole items), or None when all is written.
+    fn next_chunk(&mut self, size: usize) -> Option<Vec<u8>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let mut out = self.head.take().unwrap_or_default();
+        out.reserve(size.min(self.remaining).saturating_sub(out.len()));
+        while out.len() < size {
+            match self.items.next() {
+                Some(item) => {
+                    if self.wrote_item {
+                        out.push(b',');
+                    }
+                    self.wrote_item = true;
+                    out.extend_from_slice(&item.json);
+                }
+                None => {
+                    out.extend_from_slice(b"]}");
+                    self.remaining = 0;
+                    return Some(out);
+                }
+            }
+        }
+        self.remaining = self.remaining.saturating_sub(out.len());
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Vec<Arc<CachedObject>> {
+        (0..n)
+            .filter_map(|i| {
+                let key = format!("/registry/core/configmaps/d/cm-{i}");
+                let v = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("cm-{i}"), "namespace": "d", "resourceVersion": "5"},
+                    "data": {"k": "x".repeat(i * 7)}});
+                CachedObject::from_value(&key, &v, 5).map(Arc::new)
+            })
+            .collect()
+    }
+
+    fn written(n: usize, chunk: usize) -> (Vec<u8>, usize) {
+        let mut w = ListWriter::new(b"{\"items\":[".to_vec(), items(n));
+        let (mut out, mut chunks) = (Vec::new(), 0);
+        while let Some(c) = w.next_chunk(chunk) {
+            out.extend_from_slice(&c);
+            chunks += 1;
+        }
+        (out, chunks)
+    }
+
+    #[test]
+    fn chunked_lists_are_the_same_bytes_as_whole_ones() {
+        let (whole, one) = written(40, usize::MAX);
+        let (chunked, many) = written(40, 512);
+        assert_eq!(one, 1);
+        assert!(many > 5, "{many} chunks");
+        assert_eq!(whole, chunked);
+        let v: Value = serde_json::from_slice(&whole).expect("a JSON list");
+        let expected: Vec<Value> = items(40).iter().map(|o| o.value()).collect();
+        assert_eq!(v["items"], Value::Array(expected));
+        let (empty, _) = written(0, 512);
+        assert_eq!(empty, b"{\"items\":[]}");
+    }
+
+    #[test]
+    fn filters_read_the_index() {
+        let info = berth_api::registry::lookup("", "v1", "pods").expect("pods registered");
+        let pod = json!({"metadata": {"name": "p", "namespace": "d", "labels": {"app": "web"}},
+            "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        let idx = ObjectIndex::of("/registry/core/pods/d/p", &pod);
+        let filter = |q: &str| Filter::from_query(info, &Query::parse(Some(q))).expect("filter");
+        assert!(filter("labelSelector=app%3Dweb&fieldSelector=spec.nodeName%3Dn1").matches(&idx));
+        assert!(
+            filter("fieldSelector=status.phase!%3DPending,metadata.namespace%3Dd").matches(&idx)
+        );
+        assert!(!filter("fieldSelector=spec.nodeName%3Dn2").matches(&idx));
+        assert!(!filter("labelSelector=app%3Dapi").matches(&idx));
+    }
 }

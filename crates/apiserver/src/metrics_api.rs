@@ -105,12 +105,12 @@ fn nodes(srv: &Server) -> Vec<Value> {
 }
 
 fn objects_under(srv: &Server, prefix: &str) -> Vec<Value> {
-    let (_, objects) = srv.cache.snapshot_unregistered();
+    let (_, objects) = srv.cache.snapshot();
     let lower = std::ops::Bound::Included(prefix.to_string());
     objects
         .range((lower, std::ops::Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with(prefix))
-        .map(|(_, c)| (*c.object).clone())
+        .map(|(_, c)| c.value())
         .collect()
 }
 

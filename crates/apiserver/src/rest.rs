@@ -109,9 +109,7 @@ pub fn respond_object(
 ) -> Response<Body> {
     let obj = convert::to_served(info, obj);
     match body::want(headers) {
-        Want::Table => {
-            body::json_response(code, &table::table_for(info, &[Arc::new(obj)], None, q))
-        }
+        Want::Table => body::json_response(code, &table::table_for(info, [obj], None, q)),
         Want::PartialMetadata => body::json_response(code, &table::partial_metadata(&obj)),
         Want::Object => body::json_response(code, &obj),
     }

@@ -2,78 +2,31 @@
 //! (synthetic ADDED or history after the given resourceVersion), then live
 //! events from the cache's broadcast — no gap, no duplicate.
 
-use crate::body::{self, Want};
-use crate::cache::{CacheEvent, WatchEventType};
+use crate::body;
+use crate::cache::{CacheEvent, CachedObject, LiveEvent, Objects, WatchEventType};
 use crate::list::Filter;
+use crate::object_index::ObjectIndex;
 use crate::request::Query;
 use crate::rest::{collection_prefix, Reply};
-use crate::{convert, table, Server};
+use crate::watch_encode::{expired, Encoder};
+use crate::Server;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use berth_api::status::ApiError;
 use berth_api::ResourceInfo;
 use berth_store::Revision;
 use futures::StreamExt;
-use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
-struct Encoder {
-    info: &'static ResourceInfo,
-    want: Want,
-    sent_columns: bool,
-    q: Query,
-}
-
-impl Encoder {
-    fn event(&mut self, kind: &str, obj: &Value) -> bytes::Bytes {
-        let obj = convert::to_served(self.info, obj.clone());
-        let object = match self.want {
-            Want::Table => {
-                let mut t = table::table_for(self.info, &[Arc::new(obj)], None, &self.q);
-                if self.sent_columns {
-                    t["columnDefinitions"] = json!([]);
-                }
-                self.sent_columns = true;
-                t
-            }
-            Want::PartialMetadata => table::partial_metadata(&obj),
-            Want::Object => obj,
-        };
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        bytes::Bytes::from(line)
-    }
-
-    fn bookmark(&self, rev: Revision, initial_end: bool) -> bytes::Bytes {
-        let mut meta = json!({"resourceVersion": rev.to_string()});
-        if initial_end {
-            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-        }
-        let obj = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": meta});
-        let mut line =
-            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
-        line.push(b'\n');
-        bytes::Bytes::from(line)
-    }
-}
-
-fn expired(rev: Revision, floor: Revision) -> bytes::Bytes {
-    let status = ApiError::gone(format!("too old resource version: {rev} ({floor})")).to_status();
-    let mut line =
-        serde_json::to_vec(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
-    line.push(b'\n');
-    bytes::Bytes::from(line)
-}
-
 /// Which event (if any) a filtered watcher sees for a change.
 fn filtered(filter: &Filter, ev: &CacheEvent) -> Option<&'static str> {
-    let new_match = filter.matches(&ev.object);
     if filter.is_empty() {
         return Some(ev.event_type.as_str());
     }
+    let new_match = filter.matches(&ev.object.index);
     let old_match = ev.prev.as_ref().is_some_and(|p| filter.matches(p));
     match ev.event_type {
         WatchEventType::Added => new_match.then_some("ADDED"),
@@ -108,16 +61,11 @@ pub async fn watch(
 
     // Subscribe before reading anything so nothing falls between replay and live.
     let mut live = srv.cache.subscribe();
-    let mut enc = Encoder {
-        info,
-        want,
-        sent_columns: false,
-        q: q.clone(),
-    };
-    let mut first: Vec<bytes::Bytes> = Vec::new();
+    let mut enc = Encoder::new(info, want, q.clone());
+    // Lines after the replay (the initial-events bookmark).
+    let mut after_replay: Vec<bytes::Bytes> = Vec::new();
     let mut last_rev: Revision;
-    let mut history: Option<berth_store::WatchStream> = None;
-    let mut history_until: Revision = 0;
+    let replay: Replay;
 
     if rv.is_empty() || rv == "0" || send_initial {
         if rv.is_empty() && !send_initial {
@@ -127,17 +75,9 @@ pub async fn watch(
                 .map_err(|e| crate::rest::store_err(info, "", e))?;
         }
         let (rev, objects) = srv.cache.snapshot();
-        let lower = std::ops::Bound::Included(prefix.clone());
-        for (key, cached) in objects.range((lower, std::ops::Bound::Unbounded)) {
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            if filter.matches(&cached.object) {
-                first.push(enc.event("ADDED", &cached.object));
-            }
-        }
+        replay = Replay::Snapshot(objects);
         if send_initial && bookmarks {
-            first.push(enc.bookmark(rev, true));
+            after_replay.push(enc.bookmark(rev, true));
         }
         last_rev = rev;
     } else {
@@ -147,23 +87,18 @@ pub async fn watch(
         last_rev = from;
         match srv.cache.events_after(from, &prefix) {
             Some(events) => {
-                for ev in events {
-                    if let Some(kind) = filtered(&filter, &ev) {
-                        first.push(enc.event(kind, &ev.object));
-                    }
-                    last_rev = ev.revision;
-                }
+                last_rev = events.last().map_or(from, |e| e.revision);
+                replay = Replay::Ring(events);
             }
             None => {
                 // Older than the ring: replay from the store's history up to the cache's revision.
                 match srv.store.watch(&prefix, from).await {
                     Ok(stream) => {
-                        history = Some(stream);
-                        history_until = srv.cache.revision();
+                        let until = srv.cache.revision();
+                        replay = Replay::History(stream, until);
                     }
                     Err(berth_store::StoreError::Compacted { compacted, .. }) => {
-                        first.push(expired(from, compacted));
-                        return Ok(stream_response(first, None));
+                        return Ok(stream_response(vec![expired(from, compacted)], None));
                     }
                     Err(e) => return Err(crate::rest::store_err(info, "", e)),
                 }
@@ -179,49 +114,49 @@ pub async fn watch(
         tokio::pin!(deadline);
         let mut bookmark_tick = tokio::time::interval(Duration::from_secs(60));
         bookmark_tick.tick().await;
-        // History from the store (resume after a restart or from long ago).
-        if let Some(mut h) = history {
-            let mut prev_by_key: std::collections::HashMap<String, Arc<Value>> = Default::default();
-            while let Some(item) = h.next().await {
-                let Ok(ev) = item else { break };
-                let rev = ev.kv.mod_revision;
-                if rev > history_until {
-                    break;
-                }
-                let Some(obj) = crate::cache::decode_stored(&ev.kv.value, rev) else {
-                    continue;
-                };
-                let prev = ev
-                    .prev
-                    .as_ref()
-                    .and_then(|p| crate::cache::decode_stored(&p.value, p.mod_revision))
-                    .map(Arc::new)
-                    .or_else(|| prev_by_key.get(&ev.kv.key).cloned());
-                let event_type = match (ev.event_type, &prev) {
-                    (berth_store::EventType::Delete, _) => WatchEventType::Deleted,
-                    (_, Some(_)) => WatchEventType::Modified,
-                    (_, None) => WatchEventType::Added,
-                };
-                let obj = Arc::new(obj);
-                let ce = CacheEvent {
-                    revision: rev,
-                    key: ev.kv.key.clone(),
-                    event_type,
-                    object: obj.clone(),
-                    prev,
-                };
-                prev_by_key.insert(ev.kv.key.clone(), obj);
-                if let Some(kind) = filtered(&filter, &ce) {
-                    if tx.send(enc.event(kind, &ce.object)).await.is_err() {
-                        return;
+        // Lines are made as the client takes them, so a large replay is never held whole.
+        let replayed = match replay {
+            Replay::Snapshot(objects) => {
+                let lower = std::ops::Bound::Included(prefix.clone());
+                let mut ok = true;
+                for (key, cached) in objects.range((lower, std::ops::Bound::Unbounded)) {
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    if filter.matches(&cached.index)
+                        && tx.send(enc.event("ADDED", cached, None)).await.is_err()
+                    {
+                        ok = false;
+                        break;
                     }
                 }
-                last_rev = rev;
+                ok
             }
-            last_rev = last_rev.max(history_until);
+            Replay::Ring(events) => {
+                let mut ok = true;
+                for ev in events {
+                    if let Some(kind) = filtered(&filter, &ev) {
+                        if tx.send(enc.event(kind, &ev.object, None)).await.is_err() {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                ok
+            }
+            Replay::History(stream, until) => {
+                let ok = replay_history(stream, until, &filter, &mut enc, &tx, &mut last_rev).await;
+                last_rev = last_rev.max(until);
+                ok
+            }
+        };
+        if !replayed {
+            srv.metrics.watch_ended(info.plural);
+            return;
         }
-        for b in first {
+        for b in after_replay {
             if tx.send(b).await.is_err() {
+                srv.metrics.watch_ended(info.plural);
                 return;
             }
         }
@@ -234,12 +169,14 @@ pub async fn watch(
                     if tx.send(enc.bookmark(rev, false)).await.is_err() { break; }
                 }
                 msg = live.recv() => {
-                    let events: Vec<Arc<CacheEvent>> = match msg {
-                        Ok(ev) => vec![ev],
+                    // Live events carry lines other watchers may have encoded already;
+                    // ring events (catching up) are encoded here.
+                    let events: Vec<(Arc<CacheEvent>, Option<Arc<LiveEvent>>)> = match msg {
+                        Ok(live) => vec![(live.event.clone(), Some(live))],
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             // Fell behind: catch up from the ring, or give up with 410.
                             match srv.cache.events_after(last_rev, &prefix) {
-                                Some(evs) => evs,
+                                Some(evs) => evs.into_iter().map(|e| (e, None)).collect(),
                                 None => {
                                     let _ = tx.send(expired(last_rev, srv.cache.ring_floor())).await;
                                     break;
@@ -248,13 +185,14 @@ pub async fn watch(
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
                     };
-                    for ev in events {
+                    for (ev, live) in events {
                         if ev.revision <= last_rev || !ev.key.starts_with(&prefix) {
                             continue;
                         }
                         last_rev = ev.revision;
                         if let Some(kind) = filtered(&filter, &ev) {
-                            if tx.send(enc.event(kind, &ev.object)).await.is_err() {
+                            let line = enc.event(kind, &ev.object, live.as_ref().map(|l| &l.lines));
+                            if tx.send(line).await.is_err() {
                                 srv.metrics.watch_ended(info.plural);
                                 return;
                             }
@@ -266,6 +204,66 @@ pub async fn watch(
         srv.metrics.watch_ended(info.plural);
     });
     Ok(stream_response(Vec::new(), Some(rx)))
+}
+
+/// What a watch sends before live events.
+enum Replay {
+    /// A synthetic ADDED for every matching object of a snapshot.
+    Snapshot(Objects),
+    /// Events after the requested resourceVersion, from the cache's ring.
+    Ring(Vec<Arc<CacheEvent>>),
+    /// The store's history up to the given revision (resume from before the ring).
+    History(berth_store::WatchStream, Revision),
+}
+
+/// Send the store's history up to `until`; false when the client went away.
+async fn replay_history(
+    mut history: berth_store::WatchStream,
+    until: Revision,
+    filter: &Filter,
+    enc: &mut Encoder,
+    tx: &mpsc::Sender<bytes::Bytes>,
+    last_rev: &mut Revision,
+) -> bool {
+    // The store gives the previous version with each change; this covers it when absent.
+    let mut prev_by_key: HashMap<String, Arc<ObjectIndex>> = HashMap::new();
+    while let Some(item) = history.next().await {
+        let Ok(ev) = item else { break };
+        let rev = ev.kv.mod_revision;
+        if rev > until {
+            break;
+        }
+        let Some(obj) = CachedObject::decode(&ev.kv.key, &ev.kv.value, rev) else {
+            continue;
+        };
+        let prev = ev
+            .prev
+            .as_ref()
+            .and_then(|p| CachedObject::decode(&p.key, &p.value, p.mod_revision))
+            .map(|p| p.index)
+            .or_else(|| prev_by_key.get(&ev.kv.key).cloned());
+        let event_type = match (ev.event_type, &prev) {
+            (berth_store::EventType::Delete, _) => WatchEventType::Deleted,
+            (_, Some(_)) => WatchEventType::Modified,
+            (_, None) => WatchEventType::Added,
+        };
+        let obj = Arc::new(obj);
+        prev_by_key.insert(ev.kv.key.clone(), obj.index.clone());
+        let ce = CacheEvent {
+            revision: rev,
+            key: ev.kv.key,
+            event_type,
+            object: obj,
+            prev,
+        };
+        if let Some(kind) = filtered(filter, &ce) {
+            if tx.send(enc.event(kind, &ce.object, None)).await.is_err() {
+                return false;
+            }
+        }
+        *last_rev = rev;
+    }
+    true
 }
 
 fn stream_response(
@@ -285,4 +283,54 @@ fn stream_response(
         .header(header::CACHE_CONTROL, "no-cache, private")
         .body(body)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(event_type: WatchEventType, node: &str, prev_node: Option<&str>) -> CacheEvent {
+        let key = "/registry/core/pods/d/p";
+        let pod =
+            |n: &str| json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {"nodeName": n}});
+        CacheEvent {
+            revision: 9,
+            key: key.into(),
+            event_type,
+            object: Arc::new(CachedObject::from_value(key, &pod(node), 9).expect("encodes")),
+            prev: prev_node.map(|n| Arc::new(ObjectIndex::of(key, &pod(n)))),
+        }
+    }
+
+    #[test]
+    fn filtered_watchers_see_entering_and_leaving_as_add_and_delete() {
+        let info = berth_api::registry::lookup("", "v1", "pods").expect("pods registered");
+        let on_n1 = Filter::from_query(
+            info,
+            &Query::parse(Some("fieldSelector=spec.nodeName%3Dn1")),
+        )
+        .expect("filter");
+        let m = WatchEventType::Modified;
+        assert_eq!(filtered(&on_n1, &event(m, "n1", Some(""))), Some("ADDED"));
+        assert_eq!(
+            filtered(&on_n1, &event(m, "n1", Some("n1"))),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            filtered(&on_n1, &event(m, "n2", Some("n1"))),
+            Some("DELETED")
+        );
+        assert_eq!(filtered(&on_n1, &event(m, "n2", Some("n3"))), None);
+        let d = WatchEventType::Deleted;
+        assert_eq!(
+            filtered(&on_n1, &event(d, "n1", Some("n1"))),
+            Some("DELETED")
+        );
+        let all = Filter::from_query(info, &Query::default()).expect("filter");
+        assert_eq!(
+            filtered(&all, &event(m, "n2", Some("n1"))),
+            Some("MODIFIED")
+        );
+    }
 }

@@ -10,41 +10,11 @@
 use super::locate;
 use crate::cache::{CacheEvent, Objects, WatchEventType};
 use crate::delete::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
+use crate::object_index::ObjectIndex;
 use crate::Server;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-
-fn meta(obj: &Value) -> Option<&serde_json::Map<String, Value>> {
-    obj.get("metadata").and_then(Value::as_object)
-}
-
-fn uid(obj: &Value) -> Option<&str> {
-    meta(obj).and_then(|m| m.get("uid")).and_then(Value::as_str)
-}
-
-fn owner_uids(obj: &Value) -> Vec<String> {
-    meta(obj)
-        .and_then(|m| m.get("ownerReferences"))
-        .and_then(Value::as_array)
-        .map(|refs| {
-            refs.iter()
-                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn deleting(obj: &Value) -> bool {
-    meta(obj).is_some_and(|m| m.contains_key("deletionTimestamp"))
-}
-
-fn has_finalizer(obj: &Value, f: &str) -> bool {
-    meta(obj)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|x| x == f))
-}
 
 /// What one event asks the collector to look at.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,12 +25,16 @@ pub enum Work {
     Owner(String),
 }
 
+/// A key or uid held by several of the collector's maps at once (one
+/// allocation each, however many maps refer to it: this is per object).
+type Shared = Arc<str>;
+
 #[derive(Default)]
 pub struct Collector {
-    key_of_uid: HashMap<String, String>,
-    uid_of_key: HashMap<String, String>,
-    owners_of: HashMap<String, Vec<String>>,
-    dependents: HashMap<String, HashSet<String>>,
+    key_of_uid: HashMap<Shared, Shared>,
+    uid_of_key: HashMap<Shared, Shared>,
+    owners_of: HashMap<Shared, Box<[Shared]>>,
+    dependents: HashMap<Shared, HashSet<Shared>>,
 }
 
 impl Collector {
@@ -69,13 +43,13 @@ impl Collector {
         *self = Self::default();
         let mut work = BTreeSet::new();
         for (key, c) in objects.iter() {
-            self.index(key, &c.object);
-            if !owner_uids(&c.object).is_empty() {
+            let idx = &c.index;
+            self.index(key, idx);
+            if idx.owner_uids().next().is_some() {
                 work.insert(Work::Dependent(key.clone()));
             }
-            if deleting(&c.object)
-                && (has_finalizer(&c.object, FINALIZER_ORPHAN)
-                    || has_finalizer(&c.object, FINALIZER_FOREGROUND))
+            if idx.deleting
+                && (idx.has_finalizer(FINALIZER_ORPHAN) || idx.has_finalizer(FINALIZER_FOREGROUND))
             {
                 work.insert(Work::Owner(key.clone()));
             }
@@ -83,27 +57,35 @@ impl Collector {
         work
     }
 
-    fn index(&mut self, key: &str, obj: &Value) {
+    fn index(&mut self, key: &str, obj: &ObjectIndex) {
         self.unindex(key);
-        if let Some(u) = uid(obj) {
-            self.key_of_uid.insert(u.to_string(), key.to_string());
-            self.uid_of_key.insert(key.to_string(), u.to_string());
+        let key: Shared = Arc::from(key);
+        if let Some(u) = obj.uid() {
+            let u: Shared = Arc::from(u);
+            self.key_of_uid.insert(u.clone(), key.clone());
+            self.uid_of_key.insert(key.clone(), u);
         }
-        let owners = owner_uids(obj);
-        for o in &owners {
+        let mut owners = Vec::new();
+        for o in obj.owner_uids() {
+            // Dependents of one owner share its uid.
+            let o: Shared = match self.dependents.get_key_value(o) {
+                Some((known, _)) => known.clone(),
+                None => Arc::from(o),
+            };
             self.dependents
                 .entry(o.clone())
                 .or_default()
-                .insert(key.to_string());
+                .insert(key.clone());
+            owners.push(o);
         }
         if !owners.is_empty() {
-            self.owners_of.insert(key.to_string(), owners);
+            self.owners_of.insert(key, owners.into_boxed_slice());
         }
     }
 
     fn unindex(&mut self, key: &str) {
         if let Some(u) = self.uid_of_key.remove(key) {
-            if self.key_of_uid.get(&u).is_some_and(|k| k == key) {
+            if self.key_of_uid.get(&u).is_some_and(|k| &**k == key) {
                 self.key_of_uid.remove(&u);
             }
         }
@@ -119,29 +101,33 @@ impl Collector {
 
     /// Follow one change; add the work it implies.
     pub fn observe(&mut self, ev: &CacheEvent, work: &mut BTreeSet<Work>) {
-        let owners_before = self.owners_of.get(&ev.key).cloned().unwrap_or_default();
+        let owners_before = self
+            .owners_of
+            .get(ev.key.as_str())
+            .cloned()
+            .unwrap_or_default();
         match ev.event_type {
             WatchEventType::Deleted => {
-                let gone_uid = self.uid_of_key.get(&ev.key).cloned();
+                let gone_uid = self.uid_of_key.get(ev.key.as_str()).cloned();
                 self.unindex(&ev.key);
                 if let Some(u) = gone_uid {
-                    for d in self.dependents.get(&u).cloned().unwrap_or_default() {
-                        work.insert(Work::Dependent(d));
+                    for d in self.dependents.get(&u).into_iter().flatten() {
+                        work.insert(Work::Dependent(d.to_string()));
                     }
                 }
                 // A dependent going away may let a foreground owner finish.
-                for o in owners_before {
-                    if let Some(k) = self.key_of_uid.get(&o) {
-                        work.insert(Work::Owner(k.clone()));
+                for o in owners_before.iter() {
+                    if let Some(k) = self.key_of_uid.get(o) {
+                        work.insert(Work::Owner(k.to_string()));
                     }
                 }
             }
             WatchEventType::Added | WatchEventType::Modified => {
-                self.index(&ev.key, &ev.object);
-                if self.owners_of.contains_key(&ev.key) {
+                self.index(&ev.key, &ev.object.index);
+                if self.owners_of.contains_key(ev.key.as_str()) {
                     work.insert(Work::Dependent(ev.key.clone()));
                 }
-                if deleting(&ev.object) {
+                if ev.object.index.deleting {
                     work.insert(Work::Owner(ev.key.clone()));
                 }
             }
@@ -157,11 +143,11 @@ impl Collector {
         match w {
             Work::Dependent(key) => {
                 let Some(c) = srv.cache.get(key) else { return };
-                let obj = &c.object;
-                if deleting(obj) {
+                let obj = &c.index;
+                if obj.deleting {
                     return;
                 }
-                let owners = owner_uids(obj);
+                let owners: Vec<String> = obj.owner_uids().map(str::to_string).collect();
                 if owners.is_empty() {
                     return;
                 }
@@ -176,30 +162,30 @@ impl Collector {
             }
             Work::Owner(key) => {
                 let Some(c) = srv.cache.get(key) else { return };
-                let obj = &c.object;
-                if !deleting(obj) {
+                let obj = &c.index;
+                if !obj.deleting {
                     return;
                 }
-                let Some(me) = uid(obj).map(str::to_string) else {
+                let Some(me) = obj.uid().map(str::to_string) else {
                     return;
                 };
                 let deps: Vec<String> = self
                     .dependents
-                    .get(&me)
-                    .map(|s| s.iter().cloned().collect())
+                    .get(me.as_str())
+                    .map(|s| s.iter().map(|d| d.to_string()).collect())
                     .unwrap_or_default();
-                if has_finalizer(obj, FINALIZER_ORPHAN) {
+                if obj.has_finalizer(FINALIZER_ORPHAN) {
                     for d in &deps {
                         edit(srv, d, |o| remove_owner_refs(o, &|u| u == me)).await;
                     }
                     edit(srv, key, |o| remove_finalizer(o, FINALIZER_ORPHAN)).await;
-                } else if has_finalizer(obj, FINALIZER_FOREGROUND) {
+                } else if obj.has_finalizer(FINALIZER_FOREGROUND) {
                     if deps.is_empty() {
                         edit(srv, key, |o| remove_finalizer(o, FINALIZER_FOREGROUND)).await;
                         return;
                     }
                     for d in &deps {
-                        if srv.cache.get(d).is_some_and(|c| !deleting(&c.object)) {
+                        if srv.cache.get(d).is_some_and(|c| !c.index.deleting) {
                             delete_key(srv, d).await;
                         }
                     }
@@ -262,7 +248,7 @@ async fn delete_key(srv: &Arc<Server>, key: &str) {
                 );
                 crate::events::record(
                     srv,
-                    &obj.object,
+                    &obj.value(),
                     crate::events::EventType::Warning,
                     "FailedDelete",
                     &msg,

@@ -33,7 +33,7 @@ const NAMESPACES: &str = "/registry/core/namespaces/";
 async fn housekeeping(srv: Arc<Server>) {
     let mut events = srv.cache.subscribe();
     let mut collector = gc::Collector::default();
-    let (_, snapshot) = srv.cache.snapshot_unregistered();
+    let (_, snapshot) = srv.cache.snapshot();
     let mut work: BTreeSet<gc::Work> = collector.rebuild(&snapshot);
     let mut namespaces_dirty = true;
     let mut resync = tokio::time::interval(Duration::from_secs(60));
@@ -54,8 +54,9 @@ async fn housekeeping(srv: Arc<Server>) {
                 // Take what is already queued, so a burst becomes one round of work.
                 while let Some(r) = next.take() {
                     match r {
-                        Ok(ev) => {
-                            collector.observe(&ev, &mut work);
+                        Ok(live) => {
+                            let ev = &live.event;
+                            collector.observe(ev, &mut work);
                             // Cheap checks first: the namespace scan only runs for deletions.
                             let deleted = ev.event_type == crate::cache::WatchEventType::Deleted;
                             if ev.key.starts_with(NAMESPACES) || (deleted && namespace::any_terminating(&srv)) {
@@ -63,7 +64,7 @@ async fn housekeeping(srv: Arc<Server>) {
                             }
                         }
                         Err(RecvError::Lagged(_)) => {
-                            let (_, snapshot) = srv.cache.snapshot_unregistered();
+                            let (_, snapshot) = srv.cache.snapshot();
                             work = collector.rebuild(&snapshot);
                             namespaces_dirty = true;
                         }

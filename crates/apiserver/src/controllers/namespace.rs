@@ -11,25 +11,25 @@ use std::sync::Arc;
 
 /// Is any namespace being deleted (so deletions inside it may finish it)?
 pub fn any_terminating(srv: &Server) -> bool {
-    let (_, objects) = srv.cache.snapshot_unregistered();
+    let (_, objects) = srv.cache.snapshot();
     let lower = std::ops::Bound::Included("/registry/core/namespaces/".to_string());
     objects
         .range((lower, std::ops::Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with("/registry/core/namespaces/"))
-        .any(|(_, c)| c.object.pointer("/metadata/deletionTimestamp").is_some())
+        .any(|(_, c)| c.index.deleting)
 }
 
 pub async fn pass(srv: &Arc<Server>) {
-    let (_, objects) = srv.cache.snapshot_unregistered();
+    let (_, objects) = srv.cache.snapshot();
     let prefix = "/registry/core/namespaces/";
     let lower = std::ops::Bound::Included(prefix.to_string());
-    let namespaces: Vec<(String, Arc<Value>)> = objects
+    let namespaces: Vec<(String, bool)> = objects
         .range((lower, std::ops::Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with(prefix))
-        .map(|(k, c)| (k[prefix.len()..].to_string(), c.object.clone()))
+        .map(|(k, c)| (k[prefix.len()..].to_string(), c.index.deleting))
         .collect();
-    for (ns, obj) in namespaces {
-        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+    for (ns, deleting) in namespaces {
+        if deleting {
             finish_deletion(srv, &objects, &ns).await;
         } else {
             ensure_default_service_account(srv, &objects, &ns).await;
@@ -48,12 +48,7 @@ async fn finish_deletion(srv: &Arc<Server>, objects: &crate::cache::Objects, ns:
         let keys: Vec<(String, bool)> = objects
             .range((lower, std::ops::Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, c)| {
-                (
-                    k.clone(),
-                    c.object.pointer("/metadata/deletionTimestamp").is_some(),
-                )
-            })
+            .map(|(k, c)| (k.clone(), c.index.deleting))
             .collect();
         for (key, deleting) in keys {
             remaining += 1;

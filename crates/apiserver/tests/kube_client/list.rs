@@ -186,3 +186,34 @@ async fn continued_list_is_a_consistent_snapshot() {
         vec!["cm-0", "cm-1", "cm-2", "cm-3", "cm-4", "cm-9"]
     );
 }
+
+#[tokio::test]
+async fn lists_larger_than_one_chunk_arrive_whole() {
+    let server = TestServer::memory().await;
+    let client = server.client().await;
+    namespace(&client, "big").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "big");
+    // 24 × 64 KiB: past the size at which the server streams a list in chunks.
+    let filler = "x".repeat(64 * 1024);
+    for i in 0..24 {
+        let mut cm = config_map(&format!("cm-{i:02}"), &[("fill", &filler)]);
+        cm.metadata.labels = labels(&[("half", if i % 2 == 0 { "even" } else { "odd" })]);
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+    }
+    let all = cms.list(&ListParams::default()).await.expect("list");
+    assert_eq!(all.items.len(), 24);
+    assert!(all
+        .items
+        .iter()
+        .all(|cm| cm.data.as_ref().and_then(|d| d.get("fill")) == Some(&filler)));
+    let names: Vec<String> = all.items.iter().map(ResourceExt::name_any).collect();
+    let expected: Vec<String> = (0..24).map(|i| format!("cm-{i:02}")).collect();
+    assert_eq!(names, expected, "key order");
+    let even = cms
+        .list(&ListParams::default().labels("half=even"))
+        .await
+        .expect("list");
+    assert_eq!(even.items.len(), 12);
+}
