@@ -374,6 +374,7 @@ async fn load_all(store: &dyn Store) -> Result<(Objects, Revision), StoreError> 
                 start_after: start_after.clone(),
                 limit: Some(5000),
                 revision: at,
+                skip_remaining_count: true,
             })
             .await?;
         at = Some(page.revision);

@@ -208,7 +208,7 @@ async fn page_from_store(
     loop {
         let res = srv
             .store
-            .list(berth_store::ListOptions { prefix: prefix.to_string(), start_after: start_after.clone(), limit, revision: Some(rev) })
+            .list(berth_store::ListOptions { prefix: prefix.to_string(), start_after: start_after.clone(), limit, revision: Some(rev), ..Default::default() })
             .await
             .map_err(|e| match e {
                 berth_store::StoreError::Compacted { .. } => ApiError::gone(

@@ -151,11 +151,16 @@ impl Store for MemoryStore {
         for kv in matching.by_ref().take(limit) {
             items.push(kv.clone());
         }
-        let remaining = matching.count() as u64;
+        let (more, remaining) = if opts.skip_remaining_count {
+            (matching.next().is_some(), 0)
+        } else {
+            let remaining = matching.count() as u64;
+            (remaining > 0, remaining)
+        };
         Ok(ListResult {
             items,
             revision,
-            more: remaining > 0,
+            more,
             remaining,
         })
     }

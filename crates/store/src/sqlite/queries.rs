@@ -144,9 +144,13 @@ pub(crate) fn list(conn: &mut Connection, opts: &ListOptions) -> Result<ListResu
     };
 
     let mut remaining = 0u64;
+    let mut more = false;
     if let Some(limit) = limit {
         if items.len() > limit {
             items.truncate(limit);
+            more = true;
+        }
+        if more && !opts.skip_remaining_count {
             let last = items.last().map(|kv| kv.key.clone()).unwrap_or_default();
             let count_sql = live_keys_sql("COUNT(*)", true, end.is_some(), false);
             let mut params: Vec<(&str, &dyn ToSql)> = vec![(":start", &last), (":rev", &revision)];
@@ -163,7 +167,7 @@ pub(crate) fn list(conn: &mut Connection, opts: &ListOptions) -> Result<ListResu
     Ok(ListResult {
         items,
         revision,
-        more: remaining > 0,
+        more,
         remaining,
     })
 }

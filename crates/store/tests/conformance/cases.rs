@@ -204,6 +204,19 @@ pub async fn list_paginates_at_a_fixed_revision_while_writes_continue(store: S) 
     assert!(first.more);
     assert_eq!(first.remaining, 15);
     let at = first.revision;
+    // Without the count, `more` still tells that items follow.
+    let uncounted = store
+        .list(ListOptions {
+            prefix: "/p/".into(),
+            limit: Some(10),
+            skip_remaining_count: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(uncounted.items, first.items);
+    assert!(uncounted.more);
+    assert_eq!(uncounted.remaining, 0);
 
     // The world moves on between pages.
     store.delete("/p/015", None).await.unwrap();
@@ -225,6 +238,7 @@ pub async fn list_paginates_at_a_fixed_revision_while_writes_continue(store: S) 
                 start_after: Some(cursor),
                 limit: Some(10),
                 revision: Some(at),
+                skip_remaining_count: false,
             })
             .await
             .unwrap();
