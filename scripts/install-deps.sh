@@ -5,7 +5,7 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # containerd + runc + CNI plugins + nftables: the node agent's runtime pieces;
 # etcd-server: the etcd datastore's tests; protobuf-compiler: CRI bindings.
-for p in containerd runc containernetworking-plugins nftables iproute2 etcd-server protobuf-compiler busybox-static; do
+for p in containerd runc containernetworking-plugins nftables iproute2 etcd-server protobuf-compiler busybox-static docker-registry; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -102,6 +102,11 @@ struct ServerArgs {
     /// start to be evicted (after their tolerationSeconds, 300 s by default).
     #[arg(long, default_value = "40s", value_parser = parse_duration)]
     node_monitor_grace_period: std::time::Duration,
+    /// Nodes per second whose pods start to be evicted after they fail, per zone
+    /// (kube-controller-manager's --node-eviction-rate; it keeps a network split
+    /// from emptying the cluster).
+    #[arg(long, default_value_t = 0.1)]
+    node_eviction_rate: f64,
     /// Roll every Deployment back automatically when its rollout fails (a Deployment can
     /// opt out with the annotation berth.dev/auto-rollback: "false", or opt in without this).
     #[arg(long)]
@@ -266,6 +271,7 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
         );
         let mut cluster_config = berth_controllers::cluster::ClusterControllersConfig::default();
         cluster_config.node_lifecycle.grace_period = args.node_monitor_grace_period;
+        cluster_config.node_lifecycle.eviction_qps = args.node_eviction_rate;
         cluster_config.node_ipam = Some(berth_controllers::node_ipam::NodeIpamConfig {
             cluster_cidr: args.cluster_cidr.clone(),
             ..Default::default()
@@ -318,7 +324,7 @@ where
 {
     let cfg = berth_leader::LeaderConfig::new(name, identity);
     loop {
-        match berth_leader::run_while_leader(client.clone(), cfg.clone(), || work()).await {
+        match berth_leader::run_while_leader(client.clone(), cfg.clone(), &work).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!("{name}: {e}; standing for election again");

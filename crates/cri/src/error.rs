@@ -72,6 +72,17 @@ impl CriError {
         }
     }
 
+    /// The error as the kubelet (Go) prints a CRI error: `rpc error: code =
+    /// NotFound desc = …` for a runtime's answer, without berth's op prefix.
+    pub fn grpc_text(&self) -> String {
+        match self {
+            CriError::Status { code, message, .. } => {
+                format!("rpc error: code = {} desc = {message}", code_name(*code))
+            }
+            other => other.message(),
+        }
+    }
+
     /// The CRI call that failed.
     pub fn op(&self) -> &'static str {
         match self {

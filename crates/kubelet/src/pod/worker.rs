@@ -46,6 +46,8 @@ pub struct Worker {
     pulled: HashMap<String, bool>,
     /// When each image's last pull failed (the pull back-off counts from it).
     pull_failed_at: HashMap<String, std::time::SystemTime>,
+    /// The last pull error per image, for the back-off's waiting message.
+    pull_errors: HashMap<String, String>,
     probe_tx: mpsc::Sender<berth_probes::ProbeResult>,
     probe_rx: mpsc::Receiver<berth_probes::ProbeResult>,
 }
@@ -98,6 +100,7 @@ impl Worker {
             start_time: None,
             pulled: HashMap::new(),
             pull_failed_at: HashMap::new(),
+            pull_errors: HashMap::new(),
             probe_tx,
             probe_rx,
         }
@@ -532,12 +535,17 @@ impl Worker {
                 std::time::SystemTime::now(),
             ) {
                 let msg = format!("Back-off pulling image \"{image}\"");
-                self.waiting
-                    .insert(c.name.clone(), ("ImagePullBackOff".into(), msg.clone()));
                 self.ctx
                     .recorder
                     .pod(pod, Some(&fp), Kind::Normal, "BackOff", &msg)
                     .await;
+                // The waiting message carries the last pull error (kubelet ≥ 1.32).
+                let waiting = match self.pull_errors.get(&key) {
+                    Some(last) => format!("{msg}: {last}"),
+                    None => msg,
+                };
+                self.waiting
+                    .insert(c.name.clone(), ("ImagePullBackOff".into(), waiting));
                 self.ctx
                     .recorder
                     .pod(
@@ -595,9 +603,25 @@ impl Worker {
                 Ok(_) => {
                     self.pulled.insert(image.clone(), true);
                     self.backoff.forget(&key);
+                    self.pull_errors.remove(&key);
+                    let took = started.elapsed();
+                    let size = rt
+                        .image_status(api::ImageStatusRequest {
+                            image: Some(api::ImageSpec {
+                                image: image.clone(),
+                                ..Default::default()
+                            }),
+                            verbose: false,
+                        })
+                        .await
+                        .ok()
+                        .and_then(|s| s.image)
+                        .map(|i| i.size)
+                        .unwrap_or_default();
                     let msg = format!(
-                        "Successfully pulled image \"{image}\" in {:.3}s",
-                        started.elapsed().as_secs_f64()
+                        "Successfully pulled image \"{image}\" in {} ({} including waiting). Image size: {size} bytes.",
+                        go_duration_ms(took),
+                        go_duration_ms(took),
                     );
                     self.ctx
                         .recorder
@@ -608,9 +632,14 @@ impl Worker {
                     let failed_at = std::time::SystemTime::now();
                     self.pull_failed_at.insert(key.clone(), failed_at);
                     self.backoff.next(&key, failed_at);
-                    let msg = format!("Failed to pull image \"{image}\": {}", e.message());
+                    // The event names the image; the waiting message is the
+                    // runtime's error as is (kubelet's evalCRIPullErr fallback).
+                    let error = e.grpc_text();
+                    let msg = format!("Failed to pull image \"{image}\": {error}");
+                    self.pull_errors
+                        .insert(key.clone(), format!("ErrImagePull: {error}"));
                     self.waiting
-                        .insert(c.name.clone(), ("ErrImagePull".into(), msg.clone()));
+                        .insert(c.name.clone(), ("ErrImagePull".into(), error));
                     self.ctx
                         .recorder
                         .pod(pod, Some(&fp), Kind::Warning, "Failed", &msg)
@@ -1106,4 +1135,38 @@ fn grace_of(pod: &Pod) -> i64 {
         .as_ref()
         .and_then(|s| s.termination_grace_period_seconds)
         .unwrap_or(30)
+}
+
+/// A duration as Go prints `d.Truncate(time.Millisecond)`: `288ms`, `1.5s`, `2m3.004s`.
+fn go_duration_ms(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (minutes, ms) = (ms / 60_000, ms % 60_000);
+    let seconds = format!("{}.{:03}", ms / 1000, ms % 1000);
+    let seconds = seconds.trim_end_matches('0').trim_end_matches('.');
+    match minutes {
+        0 => format!("{seconds}s"),
+        m if m < 60 => format!("{m}m{seconds}s"),
+        m => format!("{}h{}m{seconds}s", m / 60, m % 60),
+    }
+}
+
+#[cfg(test)]
+mod go_duration_tests {
+    use super::go_duration_ms;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(go_duration_ms(Duration::from_micros(288_900)), "288ms");
+        assert_eq!(go_duration_ms(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration_ms(Duration::from_millis(2000)), "2s");
+        assert_eq!(go_duration_ms(Duration::from_millis(123_004)), "2m3.004s");
+        assert_eq!(go_duration_ms(Duration::from_micros(10)), "0s");
+    }
 }
