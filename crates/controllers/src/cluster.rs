@@ -1,6 +1,7 @@
 //! kube-controller-manager's cluster controllers for berth (staging crate;
 //! the modules move into berth-controllers): Endpoints, EndpointSlice, node
-//! lifecycle, taint eviction, disruption (PDB status), pod GC, node IPAM.
+//! lifecycle, taint eviction, disruption (PDB status), pod GC, node IPAM,
+//! resource quota (status.hard/used).
 //! Each is an API client; see README.md for the flow of each.
 
 use crate::runner::Context;
@@ -12,6 +13,7 @@ pub use crate::endpointslice::{run_endpointslice_controller, EndpointSliceConfig
 pub use crate::node_ipam::{run_node_ipam_controller, NodeIpamConfig};
 pub use crate::node_lifecycle::{run_node_lifecycle_controller, NodeLifecycleConfig};
 pub use crate::pod_gc::{run_pod_gc_controller, PodGcConfig};
+pub use crate::resourcequota::run_resource_quota_controller;
 pub use crate::taint_eviction::run_taint_eviction_controller;
 
 /// Settings of every controller in this crate (upstream defaults).
@@ -51,6 +53,7 @@ pub async fn run_all(client: kube::Client, ctx: Arc<Context>, config: ClusterCon
         run_node_lifecycle_controller(client.clone(), ctx.clone(), config.node_lifecycle),
         run_taint_eviction_controller(client.clone(), ctx.clone()),
         run_disruption_controller(client.clone(), ctx.clone()),
+        run_resource_quota_controller(client.clone(), ctx.clone()),
         run_pod_gc_controller(client, ctx, config.pod_gc),
         ipam,
     );

@@ -29,7 +29,8 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Endpoints, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,
+    ConfigMap, Endpoints, Node, PersistentVolumeClaim, Pod, ReplicationController, ResourceQuota,
+    Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -183,6 +184,31 @@ impl Cached for ReplicationController {}
 impl Cached for PersistentVolumeClaim {}
 impl Cached for PodDisruptionBudget {}
 impl Cached for HorizontalPodAutoscaler {}
+// Kinds only the resource-quota controller reads (counted per namespace):
+// started when a quota first tracks them.
+impl Cached for ResourceQuota {
+    fn indexers() -> Vec<Indexer<Self>> {
+        namespace_indexer()
+    }
+}
+impl Cached for ConfigMap {
+    fn indexers() -> Vec<Indexer<Self>> {
+        namespace_indexer()
+    }
+}
+impl Cached for Secret {
+    fn indexers() -> Vec<Indexer<Self>> {
+        namespace_indexer()
+    }
+}
+
+/// Only the namespace index, for kinds nobody owns or adopts.
+pub fn namespace_indexer<K: Resource>() -> Vec<Indexer<K>> {
+    vec![Indexer {
+        name: BY_NAMESPACE,
+        value: namespace_of::<K>,
+    }]
+}
 
 /// `namespace/name` (or `name`), shared by all index entries of one object.
 type Key = Arc<str>;

@@ -29,6 +29,7 @@ pub mod pod_gc;
 pub mod pod_state;
 pub mod replicaset;
 pub mod replicationcontroller;
+pub mod resourcequota;
 pub mod rollout;
 pub mod runner;
 pub mod selector;
