@@ -1,6 +1,8 @@
 //! Built-in admission: what kube-apiserver's default plugins and registry
 //! strategies do between defaulting and validation — namespace lifecycle,
-//! Service IP and node-port allocation, pod service accounts, Job selectors.
+//! LimitRanger, Service IP and node-port allocation, pod service accounts,
+//! Priority, DefaultTolerationSeconds, Job selectors. ResourceQuota, the
+//! last validating plugin, runs at the write (`resource_quota`).
 
 use crate::{Server, User};
 use berth_api::status::{ApiError, FieldError};
@@ -26,6 +28,7 @@ pub fn admit_create(
     match (info.group, info.kind) {
         ("", "Service") => allocate_service(srv, obj, None)?,
         ("", "Pod") => {
+            crate::limit_ranger::default_pod(srv, obj)?;
             let sa = obj
                 .pointer("/spec/serviceAccountName")
                 .and_then(Value::as_str)
@@ -66,6 +69,22 @@ pub fn admit_update(
         allocate_service(srv, new, Some(old))?;
     }
     Ok(())
+}
+
+/// Validating admission that runs after the object's own validation
+/// (LimitRanger's min/max/ratio). ResourceQuota follows at the write.
+pub fn validate(
+    srv: &Server,
+    info: &ResourceInfo,
+    obj: &Value,
+    is_update: bool,
+) -> Result<(), ApiError> {
+    match (info.group, info.kind) {
+        // Containers cannot change on update: upstream checks pods on create only.
+        ("", "Pod") if !is_update => crate::limit_ranger::validate_pod(srv, obj),
+        ("", "PersistentVolumeClaim") => crate::limit_ranger::validate_pvc(srv, obj),
+        _ => Ok(()),
+    }
 }
 
 /// The Priority admission plugin: spec.priority (and preemptionPolicy) from

@@ -12,12 +12,14 @@
 //! store.watch("/registry/") ──▶ apply: parse once ─▶ CachedObject { json bytes, index }
 //!    ├──▶ objects (OrdMap key → Arc<CachedObject>, O(1) snapshots per revision)
 //!    ├──▶ ring of recent CacheEvents (Arc to the same object + index of the previous version)
-//!    └──▶ broadcast LiveEvent ──▶ watchers: filter on indexes, line encoded once per
-//!                                 (type, format) and shared
+//!    ├──▶ broadcast LiveEvent ──▶ unindexed watchers: filter on indexes, line encoded
+//!    │                            once per (type, format) and shared
+//!    └──▶ pod events by spec.nodeName (now and before) ──▶ watchers pinned to that node
 //! ```
 
 use crate::object_index::ObjectIndex;
 use crate::watch_encode::SharedLines;
+use crate::watch_index::{LiveFeed, NodeWatchers};
 use berth_store::{EventType, Revision, Store, StoreError};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -125,7 +127,12 @@ struct State {
 
 pub struct WatchCache {
     state: RwLock<State>,
+    /// Every event, for watchers the index does not cover.
     events: broadcast::Sender<Arc<LiveEvent>>,
+    /// Pod events by node, for watchers pinned to one node.
+    node_watchers: Arc<NodeWatchers>,
+    /// Off: pinned watchers take the broadcast like any other (for comparison).
+    node_index: std::sync::atomic::AtomicBool,
     revision: watch::Sender<Revision>,
     store: Arc<dyn Store>,
 }
@@ -157,6 +164,8 @@ impl WatchCache {
                 snapshots: VecDeque::new(),
             }),
             events,
+            node_watchers: Arc::default(),
+            node_index: std::sync::atomic::AtomicBool::new(true),
             revision: rev_tx,
             store,
         });
@@ -251,11 +260,13 @@ impl WatchCache {
             }
         }
         drop(st);
-        // No receivers: nothing is kept (the ring has the event).
-        let _ = self.events.send(Arc::new(LiveEvent {
+        let live = Arc::new(LiveEvent {
             event,
             lines: SharedLines::default(),
-        }));
+        });
+        self.node_watchers.dispatch(&live);
+        // No receivers: nothing is kept (the ring has the event).
+        let _ = self.events.send(live);
         self.revision.send_replace(rev);
     }
 
@@ -286,6 +297,18 @@ impl WatchCache {
 
     pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.read_state().objects.get(key).cloned()
+    }
+
+    /// The cached objects whose keys start with `prefix` (e.g. one kind in
+    /// one namespace), in key order.
+    pub fn under(&self, prefix: &str) -> Vec<Arc<CachedObject>> {
+        let st = self.read_state();
+        let lower = std::ops::Bound::Included(prefix.to_string());
+        st.objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, c)| c.clone())
+            .collect()
     }
 
     /// The current objects and their revision (O(1): the map is persistent).
@@ -325,6 +348,28 @@ impl WatchCache {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.events.subscribe()
+    }
+
+    /// Live events for a watcher: those of one node's pods when it is pinned
+    /// to `node` (`watch_index::pinned_node`), else every event.
+    pub fn subscribe_live(&self, node: Option<&str>) -> LiveFeed {
+        let indexed = self.node_index.load(std::sync::atomic::Ordering::Relaxed);
+        match node {
+            Some(node) if indexed => self.node_watchers.subscribe(node),
+            _ => LiveFeed::all(self.events.subscribe()),
+        }
+    }
+
+    /// Whether watches opened from now on may use the node index (on by
+    /// default; off only to measure what it saves).
+    pub fn set_node_index(&self, on: bool) {
+        self.node_index
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Nodes with at least one pinned watcher (for tests and metrics).
+    pub fn pinned_nodes(&self) -> usize {
+        self.node_watchers.nodes()
     }
 
     /// Events with revision > `after` from the ring, or None when the ring no

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod events;
 pub mod eviction;
 pub mod join;
+pub mod limit_ranger;
 pub mod list;
 pub mod metrics;
 pub mod metrics_api;
@@ -20,6 +21,7 @@ pub mod patch;
 pub mod pki;
 pub mod proxy;
 pub mod request;
+pub mod resource_quota;
 pub mod rest;
 pub mod review;
 pub mod server;
@@ -30,6 +32,7 @@ pub mod table;
 pub mod testing;
 pub mod watch;
 pub mod watch_encode;
+pub mod watch_index;
 
 use admission::Cidr;
 use berth_store::Store;
@@ -93,6 +96,10 @@ pub struct Server {
     /// Serializes Service IP / node-port allocation.
     pub alloc_lock: Mutex<()>,
     pub pending_ips: Mutex<Vec<String>>,
+    /// Serializes quota admission per namespace (as upstream's evaluator
+    /// queues a namespace's requests), so the server's own charges never
+    /// conflict with each other.
+    pub quota_locks: resource_quota::NamespaceLocks,
 }
 
 pub use server::{start, Running, StartError};

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! decode ─▶ type/namespace checks ─▶ strict fields ─▶ prepare (create|update|status)
-//!        ─▶ defaults ─▶ admission ─▶ validation ─▶ managedFields ─▶ store (CAS) ─▶ response
+//!        ─▶ defaults ─▶ admission ─▶ validation ─▶ managedFields ─▶ quota (charge
+//!        status.used) ─▶ store (CAS) ─▶ response
 //! ```
 //! Per-kind differences come from `strategy`, the defaults/validation crates
 //! and `admission`; there is no handler per kind.
@@ -501,6 +502,7 @@ pub fn prepare_create(
     berth_defaults::prepare_for_create(info.group, info.version, info.kind, &mut obj);
     admission::admit_create(srv, info, &mut obj, user)?;
     validate(info, &obj, None, false)?;
+    admission::validate(srv, info, &obj, false)?;
     Ok(obj)
 }
 
@@ -518,6 +520,7 @@ pub async fn commit_create(
         .to_string();
     let key = object_key(info, ns, &name);
     let stored = convert::to_storage(info, obj);
+    crate::resource_quota::admit(srv, info, &stored, None, dry_run).await?;
     if dry_run {
         if srv
             .store
@@ -654,6 +657,9 @@ pub async fn commit_update(
     strategy::bump_generation(info, &old, &mut new);
     admission::admit_update(srv, info, &old, &mut new)?;
     validate(info, &new, Some(&old), status_only)?;
+    if !status_only {
+        admission::validate(srv, info, &new, true)?;
+    }
     if let Some(manager) = manager {
         new = track_managed(srv, info, Some(&old), new, manager);
     }
@@ -684,6 +690,9 @@ pub async fn commit_update(
     }
     if new == served_old {
         return Ok((StatusCode::OK, new)); // no-op: no write, same resourceVersion
+    }
+    if !status_only {
+        crate::resource_quota::admit(srv, info, &new, Some(&old), dry_run).await?;
     }
     if dry_run {
         return Ok((StatusCode::OK, new));

@@ -70,6 +70,7 @@ pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running,
         metrics,
         pki,
         alloc_lock: Default::default(),
+        quota_locks: Default::default(),
         pending_ips: Default::default(),
     });
     bootstrap::ensure(&srv).await;

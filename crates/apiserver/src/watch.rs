@@ -60,7 +60,10 @@ pub async fn watch(
     let want = body::want(headers);
 
     // Subscribe before reading anything so nothing falls between replay and live.
-    let mut live = srv.cache.subscribe();
+    // Pinned to a node: woken only by that node's pod events (`watch_index`).
+    let mut live = srv
+        .cache
+        .subscribe_live(crate::watch_index::pinned_node(info, &filter));
     let mut enc = Encoder::new(info, want, q.clone());
     // Lines after the replay (the initial-events bookmark).
     let mut after_replay: Vec<bytes::Bytes> = Vec::new();
