@@ -55,6 +55,10 @@ struct Args {
     /// `berth server --node-monitor-grace-period`.
     #[arg(long, default_value = "40s")]
     node_monitor_grace_period: String,
+    /// `berth server --node-eviction-rate` (nodes/s; Kubernetes' 0.1 would take
+    /// 5,000 s to evict 500 lost nodes, by design).
+    #[arg(long, default_value_t = 100.0)]
+    node_eviction_rate: f64,
     /// Scenario (d): watchers and the updates they must all see.
     #[arg(long, default_value_t = 10_000)]
     watchers: usize,
@@ -93,7 +97,6 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let progress =
         move |msg: String| eprintln!("[{:>7.1}s] {msg}", started.elapsed().as_secs_f64());
-    let limit = Duration::from_secs(args.limit_minutes * 60);
     let mut table = Table {
         title: format!(
             "berth-sim: {} hollow nodes, {} pods ({} Deployments)",
@@ -116,6 +119,10 @@ async fn main() -> Result<()> {
                 "sandbox {} ms, start {} ms",
                 args.sandbox_latency_ms, args.start_latency_ms
             ),
+        ),
+        (
+            "node eviction rate (nodes/s)".into(),
+            args.node_eviction_rate.to_string(),
         ),
         (
             "node monitor grace period".into(),
@@ -148,6 +155,7 @@ async fn main() -> Result<()> {
         &shape,
         &ServerOptions {
             node_monitor_grace_period: args.node_monitor_grace_period.clone(),
+            node_eviction_rate: args.node_eviction_rate,
         },
         &progress,
     )
@@ -168,12 +176,55 @@ async fn main() -> Result<()> {
         "KiB",
     );
 
+    if let Err(e) = scenarios(&args, &cluster, &mut table, &progress).await {
+        let log = args.out.join(format!("{}-server.log", args.name));
+        let _ = std::fs::create_dir_all(&args.out);
+        let _ = std::fs::write(&log, cluster.server.log());
+        eprintln!("{}", table.text());
+        eprintln!("the server's log is kept in {}", log.display());
+        if let Some(secs) = std::env::var("BERTH_SIM_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
+            eprintln!(
+                "holding the cluster for {secs} s (BERTH_SIM_HOLD): KUBECONFIG={}",
+                cluster.server.data_dir().join("kubeconfig.yaml").display()
+            );
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+        }
+        return Err(e);
+    }
+    table.row(
+        "total",
+        "wall time of the simulation",
+        secs(started.elapsed()),
+        Some(started.elapsed().as_secs_f64()),
+        "s",
+    );
+
+    println!("\n{}", table.text());
+    table
+        .write(&args.out, &args.name)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "written to {}/{}.{{txt,json}}",
+        args.out.display(),
+        args.name
+    );
+    Ok(())
+}
+
+/// Scenarios (a)–(d), then memory and store figures, into `table`.
+async fn scenarios(
+    args: &Args,
+    cluster: &SimCluster,
+    table: &mut Table,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<()> {
+    let limit = Duration::from_secs(args.limit_minutes * 60);
     // (a)
     progress(format!(
         "(a) {} pods through {} Deployments",
         args.pods, args.deployments
     ));
-    let create = workload::run(&cluster, args.pods, args.deployments, limit, &progress).await?;
+    let create = workload::run(cluster, args.pods, args.deployments, limit, progress).await?;
     let s = "(a) create";
     table.row(
         s,
@@ -209,7 +260,7 @@ async fn main() -> Result<()> {
         "SLO p99 ≤ 5 s (not under a 150k burst upstream either)",
         Some(create.startup.p99 <= Duration::from_secs(5)),
     );
-    api_rows(&mut table, s, &create.api);
+    api_rows(table, s, &create.api);
     let stored_kib = cluster.server.rss_kib().unwrap_or_default();
     table.goal(
         "memory",
@@ -236,11 +287,11 @@ async fn main() -> Result<()> {
             args.churn_rate, args.churn_seconds
         ));
         let run = churn::run(
-            &cluster,
+            cluster,
             args.churn_rate,
             Duration::from_secs(args.churn_seconds),
             Duration::from_secs(args.churn_pod_lifetime_seconds),
-            &progress,
+            progress,
         )
         .await?;
         let s = "(b) churn";
@@ -299,14 +350,14 @@ async fn main() -> Result<()> {
             Some(run.not_running as f64),
             "pods",
         );
-        api_rows(&mut table, s, &run.api);
+        api_rows(table, s, &run.api);
         cluster.dispatch.forget_deleted();
     }
 
     // (c)
     if args.lose_nodes > 0 {
         progress(format!("(c) losing {} nodes at once", args.lose_nodes));
-        let run = node_loss::run(&cluster, args.lose_nodes, args.pods, limit, &progress).await?;
+        let run = node_loss::run(cluster, args.lose_nodes, args.pods, limit, progress).await?;
         let s = "(c) node loss";
         table.row(
             s,
@@ -343,7 +394,7 @@ async fn main() -> Result<()> {
             "(d) {} watchers, {} updates",
             args.watchers, args.watch_updates
         ));
-        crate_ns(&cluster, "sim-watch").await?;
+        crate_ns(cluster, "sim-watch").await?;
         let clients: Vec<kube::Client> = (0..20)
             .map(|_| kube::Client::try_from(cluster.config.clone()))
             .collect::<Result<_, _>>()?;
@@ -448,31 +499,22 @@ async fn main() -> Result<()> {
         Some(compactions.len() as f64),
         "compactions",
     );
-    table.row(
-        "total",
-        "wall time of the simulation",
-        secs(started.elapsed()),
-        Some(started.elapsed().as_secs_f64()),
-        "s",
-    );
-
-    println!("\n{}", table.text());
-    table
-        .write(&args.out, &args.name)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
-        "written to {}/{}.{{txt,json}}",
-        args.out.display(),
-        args.name
-    );
     Ok(())
 }
 
 fn api_rows(table: &mut Table, scenario: &str, api: &berth_bench::sim::metrics::Histograms) {
     for (verb, count, p50, p99) in api.quantiles() {
+        let top: Vec<String> = api
+            .top_resources(&verb, 3)
+            .into_iter()
+            .map(|(r, c)| format!("{r} {c}"))
+            .collect();
         table.row(
             scenario,
-            &format!("API {verb}: {count} requests, p50 / p99"),
+            &format!(
+                "API {verb}: {count} requests ({}), p50 / p99",
+                top.join(", ")
+            ),
             format!(
                 "{} / {}",
                 ms(Duration::from_secs_f64(p50)),

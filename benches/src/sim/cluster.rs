@@ -32,6 +32,7 @@ pub struct SimCluster {
 /// What the server is started with.
 pub struct ServerOptions {
     pub node_monitor_grace_period: String,
+    pub node_eviction_rate: f64,
 }
 
 impl SimCluster {
@@ -50,6 +51,8 @@ impl SimCluster {
                 "100.64.0.0/10",
                 "--node-monitor-grace-period",
                 &server_options.node_monitor_grace_period,
+                "--node-eviction-rate",
+                &server_options.node_eviction_rate.to_string(),
             ],
         )?;
         let ready = server.wait_ready(Duration::from_secs(60)).await?;

@@ -58,6 +58,15 @@ impl HollowNode {
         cfg.capacity = Some(shape.capacity);
         cfg.max_pods = shape.max_pods;
         cfg.serving_tls = None;
+        // A hollow node's disk and memory are imaginary: the host's figures
+        // (shared by 5,000 nodes and the build cache) must not taint it.
+        cfg.eviction_hard = berth_kubelet::EvictionThresholds {
+            memory_available_bytes: 0,
+            nodefs_available_percent: 0.0,
+            nodefs_inodes_free_percent: 0.0,
+            imagefs_available_percent: 0.0,
+            pid_available_percent: 0.0,
+        };
         cfg.manage_routes = false;
         cfg.node_labels = vec![("berth.dev/hollow".into(), "true".into())];
         berth_kubelet::agent::start_with(cfg, client, Arc::new(runtime), Some(pod_events)).await?;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct Histograms {
     by_verb: BTreeMap<String, BTreeMap<u64, f64>>,
+    /// Requests per (verb, resource).
+    counts: BTreeMap<(String, String), f64>,
 }
 
 /// Bucket bounds are kept in nanoseconds so they can be map keys; +Inf is u64::MAX.
@@ -30,6 +32,7 @@ impl Histograms {
     /// Parses the Prometheus text exposition; resources are summed per verb.
     pub fn parse(text: &str) -> Histograms {
         let mut by_verb: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
+        let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("apiserver_request_duration_seconds_bucket{") else {
                 continue;
@@ -49,8 +52,14 @@ impl Histograms {
                 .or_default()
                 .entry(le)
                 .or_default() += count;
+            if le == u64::MAX {
+                let resource = label(labels, "resource").unwrap_or_default();
+                *counts
+                    .entry((verb.to_string(), resource.to_string()))
+                    .or_default() += count;
+            }
         }
-        Histograms { by_verb }
+        Histograms { by_verb, counts }
     }
 
     /// What happened between `earlier` and `self`.
@@ -63,7 +72,24 @@ impl Histograms {
                 }
             }
         }
-        Histograms { by_verb }
+        let mut counts = self.counts.clone();
+        for (key, count) in &mut counts {
+            *count -= earlier.counts.get(key).copied().unwrap_or_default();
+        }
+        Histograms { by_verb, counts }
+    }
+
+    /// The resources with the most `verb` requests, most first.
+    pub fn top_resources(&self, verb: &str, n: usize) -> Vec<(String, u64)> {
+        let mut top: Vec<(String, u64)> = self
+            .counts
+            .iter()
+            .filter(|((v, _), c)| v == verb && **c >= 1.0)
+            .map(|((_, r), c)| (r.clone(), *c as u64))
+            .collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(n);
+        top
     }
 
     /// Verbs with at least one request: (verb, count, p50, p99) in seconds.
@@ -167,6 +193,10 @@ apiserver_request_duration_seconds_bucket{verb="get",resource="pods",le="+Inf"} 
         // rank 99 lies in the second bucket (51..=98 there), past it: +Inf → top finite bound.
         assert!((create.3 - 0.002).abs() < 1e-9, "{create:?}");
         let mutating = h.mutating_p99().unwrap();
+        assert_eq!(
+            h.top_resources("create", 3),
+            vec![("pods".to_string(), 100)]
+        );
         assert!((mutating - 0.002).abs() < 1e-9);
     }
 
