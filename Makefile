@@ -7,7 +7,7 @@ DATA_DIR ?= /var/lib/berth
 HTTPS_PORT ?= 6443
 BERTH := $(CARGO_TARGET_DIR)/release/berth
 
-.PHONY: up down deps build test test-unit test-kubectl bench fmt clippy check
+.PHONY: up down deps build test test-unit test-kubectl bench bench-full fmt clippy check
 
 ## Install what is missing, build, and start a single-node cluster.
 up: deps build
@@ -42,6 +42,15 @@ bench: deps
 	$(CARGO_TARGET_DIR)/release/examples/sync_bench
 	@echo "== dns: queries/s and p99 with 1,000 services"
 	$(CARGO_TARGET_DIR)/release/examples/qps
+	@echo "== hollow-node simulator, short: 500 nodes, 15,000 pods (table also in target/bench/sim-short.{txt,json})"
+	$(CARGO_TARGET_DIR)/release/berth-sim --berth $(BERTH) --nodes 500 --pods 15000 --deployments 50 \
+		--churn-seconds 60 --lose-nodes 50 --watchers 2000 --watch-updates 50 --limit-minutes 10 \
+		--out target/bench --name sim-short
+
+## The full-scale simulation of docs/benchmarks.md: 5,000 hollow nodes, 150,000 pods (about an hour).
+bench-full: deps
+	cargo build --release -p berth -p berth-bench
+	$(CARGO_TARGET_DIR)/release/berth-sim --berth $(BERTH) --out target/bench --name sim-full
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -182,7 +182,10 @@ async fn main() -> Result<()> {
         let _ = std::fs::write(&log, cluster.server.log());
         eprintln!("{}", table.text());
         eprintln!("the server's log is kept in {}", log.display());
-        if let Some(secs) = std::env::var("BERTH_SIM_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(secs) = std::env::var("BERTH_SIM_HOLD")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             eprintln!(
                 "holding the cluster for {secs} s (BERTH_SIM_HOLD): KUBECONFIG={}",
                 cluster.server.data_dir().join("kubeconfig.yaml").display()

@@ -88,6 +88,10 @@ fn node_ip(index: usize) -> String {
     format!("10.{}.{}.{}", 200 + (n >> 16), (n >> 8) & 0xff, n & 0xff)
 }
 
+/// Requests all hollow nodes together keep in flight.
+const IN_FLIGHT: usize = 256;
+static IN_FLIGHT_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(IN_FLIGHT);
+
 /// A client for one node that shares the connection pool of `shared` but can
 /// be cut off: one pool for thousands of nodes, as kubemark's hollow nodes
 /// would have one TCP connection each, which this machine cannot afford.
@@ -101,6 +105,9 @@ fn node_client(shared: kube::Client, alive: Arc<AtomicBool>) -> kube::Client {
                     "hollow node is down".into(),
                 );
             }
+            // Every hollow node together keeps at most IN_FLIGHT requests (and
+            // so connections) open, as their real machines would each keep one.
+            let _permit = IN_FLIGHT_PERMITS.acquire().await?;
             shared.send(request).await.map_err(tower::BoxError::from)
         }
     });

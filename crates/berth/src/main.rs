@@ -120,7 +120,26 @@ struct ServerArgs {
     compaction_interval: std::time::Duration,
 }
 
+/// Raise the soft open-files limit to the hard one, as Go programs (every
+/// Kubernetes component) do at start: thousands of watches and node
+/// connections need more than the default 1,024.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a pointer to a valid local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    raise_open_files_limit();
     match real_main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -338,6 +357,13 @@ fn host_ip() -> Option<String> {
     berth_kubelet::host::primary_ip()
 }
 
+/// Requests one internal client (scheduler, controllers, node agent) keeps in
+/// flight at most. kube's HTTP/1.1 pool opens a connection per request in
+/// flight, so an unbounded burst (a ReplicaSet creating thousands of pods)
+/// would open thousands of sockets; upstream components are rate limited too
+/// (--kube-api-qps). Long watches hold a slot only until their headers arrive.
+const CLIENT_MAX_IN_FLIGHT: usize = 128;
+
 /// A kube client from a kubeconfig file berth wrote.
 pub(crate) async fn client_from_kubeconfig(kubeconfig: &std::path::Path) -> Result<kube::Client> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)
@@ -346,7 +372,12 @@ pub(crate) async fn client_from_kubeconfig(kubeconfig: &std::path::Path) -> Resu
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
             .with_context(|| format!("loading {}", kubeconfig.display()))?;
-    kube::Client::try_from(kube_config).context("building the API client")
+    Ok(kube::client::ClientBuilder::try_from(kube_config)
+        .context("building the API client")?
+        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(
+            CLIENT_MAX_IN_FLIGHT,
+        ))
+        .build())
 }
 
 fn write_private(path: &std::path::Path, body: &str) -> std::io::Result<()> {
