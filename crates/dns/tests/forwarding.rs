@@ -50,11 +50,11 @@ fn upstream_answer(request: &Message, over_tcp: bool) -> Vec<u8> {
 async fn fake_upstream() -> FakeUpstream {
     // The UDP port the kernel picks may already be taken for TCP (by another
     // test binary running in parallel): try again with a fresh port.
-    let (udp, tcp) = loop {
+    let (udp, tcp, addr) = loop {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = udp.local_addr().unwrap();
         if let Ok(tcp) = TcpListener::bind(addr).await {
-            break (udp, tcp);
+            break (udp, tcp, addr);
         }
     };
     let queries = Arc::new(AtomicUsize::new(0));
