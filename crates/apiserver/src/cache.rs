@@ -153,7 +153,9 @@ impl WatchCache {
     /// Load everything from the store and start following it.
     pub async fn start(store: Arc<dyn Store>) -> Result<Arc<Self>, StoreError> {
         let (objects, revision) = load_all(store.as_ref()).await?;
-        let (events, _) = broadcast::channel(4096);
+        // Room for a burst of a few seconds at full write speed before a
+        // subscriber lags (a lagging subscriber catches up the slow way).
+        let (events, _) = broadcast::channel(65_536);
         let (rev_tx, _) = watch::channel(revision);
         let cache = Arc::new(Self {
             state: RwLock::new(State {

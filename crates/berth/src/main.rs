@@ -114,10 +114,6 @@ struct ServerArgs {
     /// HTTPS port of the node agent's server (logs, exec, port-forward); 0 picks a free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
-    /// How often the store's history is compacted (kube-apiserver's
-    /// --etcd-compaction-interval); each compaction keeps one interval of history.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    compaction_interval: std::time::Duration,
 }
 
 /// Raise the soft open-files limit to the hard one, as Go programs (every
@@ -231,12 +227,6 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             other => bail!("unknown --datastore {other:?}: use sqlite, memory or etcd://host:port"),
         };
         step(started, &format!("state store: {}", args.datastore));
-        if !args.compaction_interval.is_zero() {
-            tokio::spawn(berth_store::compactor::run(
-                store.clone(),
-                args.compaction_interval,
-            ));
-        }
         let mut config = Config::new(args.data_dir.clone(), args.https_port);
         config.service_cidr = args
             .service_cidr

@@ -10,7 +10,6 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-pub mod compactor;
 mod keyrange;
 mod memory;
 mod sqlite;

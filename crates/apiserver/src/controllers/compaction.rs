@@ -14,8 +14,13 @@ pub async fn run(srv: Arc<Server>) {
     loop {
         tick.tick().await;
         if let Some(rev) = previous {
-            if let Err(e) = srv.store.compact(rev).await {
-                tracing::warn!("compaction to {rev}: {e}");
+            let started = std::time::Instant::now();
+            match srv.store.compact(rev).await {
+                Ok(()) => tracing::info!(
+                    "compacted the store to revision {rev} in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+                Err(e) => tracing::warn!("compaction to {rev}: {e}"),
             }
         }
         previous = srv.store.current_revision().await.ok();

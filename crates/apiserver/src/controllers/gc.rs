@@ -41,11 +41,16 @@ impl Collector {
     /// Rebuild the indexes from a snapshot; returns the work a full pass implies.
     pub fn rebuild(&mut self, objects: &Objects) -> BTreeSet<Work> {
         *self = Self::default();
+        for (key, c) in objects.iter() {
+            self.index(key, &c.index);
+        }
+        // Only dependents with a missing owner need a look: after a lag at
+        // 150,000 pods, queueing every dependent kept the collector busy for
+        // longer than the next lag took to come.
         let mut work = BTreeSet::new();
         for (key, c) in objects.iter() {
             let idx = &c.index;
-            self.index(key, idx);
-            if idx.owner_uids().next().is_some() {
+            if idx.owner_uids().any(|u| !self.exists(u)) {
                 work.insert(Work::Dependent(key.clone()));
             }
             if idx.deleting
