@@ -339,9 +339,15 @@ async fn wrong_status_is_corrected_and_conflicts_are_retried() {
 
     // The quota cache lags while another writer changes the status: the
     // controller's PUT (stale resourceVersion) gets 409, re-reads, retries.
+    // (Below the hard limit: quota admission charges the pod against it.)
     let lag = ctx.informers.get::<ResourceQuota>().pause().await;
+    let wrong_but_admitting = json!({"status": {"hard": {"pods": "3"}, "used": {"pods": "2"}}});
     quotas
-        .patch_status("q", &PatchParams::default(), &Patch::Merge(&wrong))
+        .patch_status(
+            "q",
+            &PatchParams::default(),
+            &Patch::Merge(&wrong_but_admitting),
+        )
         .await
         .expect("status");
     create_pod(&client, "a", None).await;
