@@ -241,12 +241,15 @@ impl RateLimiter {
         }
     }
 
-    fn try_accept(&mut self, qps: f64, now: Instant) -> bool {
+    /// `burst`: tokens that may pile up between passes. Upstream checks its
+    /// limiter (burst 1) every 100 ms, so it taints up to min(qps, 10) nodes a
+    /// second; one pass here every monitor period may take that many at once.
+    fn try_accept(&mut self, qps: f64, burst: f64, now: Instant) -> bool {
         if qps <= 0.0 {
             return false;
         }
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * qps).min(1.0);
+        self.tokens = (self.tokens + elapsed * qps).min(burst.max(1.0));
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -448,7 +451,8 @@ impl Monitor {
                 .limiters
                 .entry(zone_of(node))
                 .or_insert_with(|| RateLimiter::new(Instant::now()));
-            if !limiter.try_accept(qps, Instant::now()) {
+            let burst = qps.min(10.0) * self.config.monitor_period.as_secs_f64();
+            if !limiter.try_accept(qps, burst, Instant::now()) {
                 return;
             }
         }
@@ -461,7 +465,7 @@ impl Monitor {
             if adding_new {
                 // The write did not happen: give the token back.
                 if let Some(l) = self.limiters.get_mut(&zone_of(node)) {
-                    l.tokens = (l.tokens + 1.0).min(1.0);
+                    l.tokens += 1.0;
                 }
             }
         }
@@ -760,10 +764,17 @@ mod tests {
     fn rate_limiter_burst_one() {
         let start = Instant::now();
         let mut l = RateLimiter::new(start);
-        assert!(l.try_accept(0.1, start));
-        assert!(!l.try_accept(0.1, start + Duration::from_secs(5)));
-        assert!(l.try_accept(0.1, start + Duration::from_secs(11)));
-        assert!(!RateLimiter::new(start).try_accept(0.0, start));
+        assert!(l.try_accept(0.1, 0.5, start));
+        assert!(!l.try_accept(0.1, 0.5, start + Duration::from_secs(5)));
+        assert!(l.try_accept(0.1, 0.5, start + Duration::from_secs(11)));
+        assert!(!RateLimiter::new(start).try_accept(0.0, 1.0, start));
+        // 100 nodes/s checked every 5 s: up to 50 at once (upstream: 10/s).
+        let mut fast = RateLimiter::new(start);
+        let later = start + Duration::from_secs(5);
+        let taken = (0..100)
+            .filter(|_| fast.try_accept(100.0, 50.0, later))
+            .count();
+        assert_eq!(taken, 50);
     }
 
     #[test]
