@@ -1109,7 +1109,25 @@ impl Worker {
             obs.instances = rt::instances(rt, &s.id).await.unwrap_or_default();
         }
         let qos = berth_podspec::qos_class(pod);
-        let status = status::pod_status(pod, &obs, &self.ctx.cfg.node_ip, qos, &now());
+        // Transition times come from the status this worker last posted (the
+        // kubelet's status manager cache) when the pod it holds predates that
+        // post: otherwise every sync before the echo arrives stamps `now` and
+        // posts again (the simulator saw ~1,850 redundant patches/s).
+        let with_last;
+        let base = match self
+            .last_status
+            .as_ref()
+            .and_then(|last| serde_json::from_value(last["conditions"].clone()).ok())
+        {
+            Some(conditions) => {
+                let mut p = pod.clone();
+                p.status.get_or_insert_with(Default::default).conditions = Some(conditions);
+                with_last = p;
+                &with_last
+            }
+            None => pod,
+        };
+        let status = status::pod_status(base, &obs, &self.ctx.cfg.node_ip, qos, &now());
         if self.last_status.as_ref() == Some(&status) {
             return;
         }
