@@ -65,7 +65,7 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action> 
     let rs_api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
     let rs_cache = ctx.informers.replicasets();
     // Expectations: decide only on a cache that shows our own RS writes.
-    if !rs_cache.caught_up(&uid) {
+    if !rs_cache.caught_up(&uid) || !ctx.informers.deployments().caught_up(&status_key(&uid)) {
         return Ok(Action::requeue(std::time::Duration::from_millis(500)));
     }
     let owned: Vec<ReplicaSet> = rs_cache
@@ -641,7 +641,18 @@ impl Sync<'_> {
             &PatchParams::default(),
             &Patch::Merge(json!({ "status": status })),
         )
-        .await?;
+        .await
+        .map(|written| {
+            // The next reconcile must see this status (conditions are
+            // computed from the cached copy; a stale one would drop
+            // RolledBack): wait for the cache like for owned ReplicaSets.
+            if let Some(uid) = self.d.uid() {
+                self.ctx
+                    .informers
+                    .deployments()
+                    .expect_written(&status_key(&uid), &written);
+            }
+        })?;
         Ok(())
     }
 
@@ -765,6 +776,11 @@ impl Sync<'_> {
         }
         Ok(status)
     }
+}
+
+/// Expectations key for a Deployment's own status writes.
+fn status_key(uid: &str) -> String {
+    format!("status:{uid}")
 }
 
 /// Progressing has not moved for progressDeadlineSeconds.
