@@ -74,3 +74,65 @@ pub async fn release(api: &Api<Pod>, pod: &Pod, uid: &str) -> Result<()> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// Create `count` copies of `pod` for `owner` in slow-start batches (1, 2, 4,
+/// …): a failing template (quota, validation) costs one request, not
+/// hundreds. Each created pod is expected in the pod cache and recorded as a
+/// SuccessfulCreate event; the first error (after a FailedCreate event) stops.
+pub async fn create_pods_slow_start<K>(
+    ctx: &crate::runner::Context,
+    api: &Api<Pod>,
+    owner: &K,
+    component: &str,
+    pod: &Pod,
+    count: usize,
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let params = kube::api::PostParams::default();
+    let owner_uid = owner.uid().unwrap_or_default();
+    let mut remaining = count;
+    let mut batch = 1;
+    while remaining > 0 {
+        let size = batch.min(remaining);
+        let results = futures::future::join_all((0..size).map(|_| api.create(&params, pod))).await;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(created) => {
+                    ctx.informers.pods().expect_written(&owner_uid, &created);
+                    let msg = format!("Created pod: {}", created.name_any());
+                    crate::events::record(
+                        &ctx.client,
+                        component,
+                        owner,
+                        "Normal",
+                        "SuccessfulCreate",
+                        msg,
+                    )
+                    .await;
+                }
+                Err(err) => {
+                    let msg = format!("Error creating: {err}");
+                    crate::events::record(
+                        &ctx.client,
+                        component,
+                        owner,
+                        "Warning",
+                        "FailedCreate",
+                        msg,
+                    )
+                    .await;
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        if let Some(err) = first_error {
+            return Err(err.into());
+        }
+        remaining -= size;
+        batch *= 2;
+    }
+    Ok(())
+}

@@ -10,7 +10,7 @@
 use crate::error::{ControllerError, Result};
 use crate::events;
 use crate::informers::Informer;
-use crate::owner::owner_reference;
+use crate::owner::{self, owner_reference};
 use crate::pod_state::{availability, is_active, is_ready, is_scheduled, ready_since};
 use crate::runner::Context;
 use crate::selector;
@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -158,49 +158,9 @@ pub fn pod_from_template(rs: &ReplicaSet) -> Result<Pod> {
     })
 }
 
-/// Create `count` pods in slow-start batches (1, 2, 4, …): a failing
-/// template (quota, validation) costs one request, not hundreds.
 async fn create_pods(ctx: &Context, api: &Api<Pod>, rs: &ReplicaSet, count: usize) -> Result<()> {
     let pod = pod_from_template(rs)?;
-    let params = PostParams::default();
-    let mut remaining = count;
-    let mut batch = 1;
-    while remaining > 0 {
-        let size = batch.min(remaining);
-        let results = join_all((0..size).map(|_| api.create(&params, &pod))).await;
-        let mut first_error = None;
-        for result in results {
-            match result {
-                Ok(created) => {
-                    ctx.informers
-                        .pods()
-                        .expect_written(&rs.uid().unwrap_or_default(), &created);
-                    let msg = format!("Created pod: {}", created.name_any());
-                    events::record(
-                        &ctx.client,
-                        COMPONENT,
-                        rs,
-                        "Normal",
-                        "SuccessfulCreate",
-                        msg,
-                    )
-                    .await;
-                }
-                Err(err) => {
-                    let msg = format!("Error creating: {err}");
-                    events::record(&ctx.client, COMPONENT, rs, "Warning", "FailedCreate", msg)
-                        .await;
-                    first_error.get_or_insert(err);
-                }
-            }
-        }
-        if let Some(err) = first_error {
-            return Err(err.into());
-        }
-        remaining -= size;
-        batch *= 2;
-    }
-    Ok(())
+    owner::create_pods_slow_start(ctx, api, rs, COMPONENT, &pod, count).await
 }
 
 /// Order pods so the cheapest to lose come first, like upstream's

@@ -10,7 +10,7 @@
 
 use crate::error::{ControllerError, Result};
 use crate::events;
-use crate::owner::{controller_of, owner_reference};
+use crate::owner::{self, controller_of, owner_reference};
 use crate::pod_state::{is_active, is_ready, is_scheduled, ready_since};
 use crate::replicaset;
 use crate::runner::{error_policy, run_reconcile, Context};
@@ -269,45 +269,7 @@ async fn create_pods(
     count: usize,
 ) -> Result<()> {
     let pod = pod_for(rc)?;
-    let params = PostParams::default();
-    let mut remaining = count;
-    let mut batch = 1;
-    while remaining > 0 {
-        let size = batch.min(remaining);
-        let results = join_all((0..size).map(|_| api.create(&params, &pod))).await;
-        let mut first_error = None;
-        for result in results {
-            match result {
-                Ok(created) => {
-                    ctx.informers
-                        .pods()
-                        .expect_written(&rc.uid().unwrap_or_default(), &created);
-                    let msg = format!("Created pod: {}", created.name_any());
-                    events::record(
-                        &ctx.client,
-                        COMPONENT,
-                        rc,
-                        "Normal",
-                        "SuccessfulCreate",
-                        msg,
-                    )
-                    .await;
-                }
-                Err(err) => {
-                    let msg = format!("Error creating: {err}");
-                    events::record(&ctx.client, COMPONENT, rc, "Warning", "FailedCreate", msg)
-                        .await;
-                    first_error.get_or_insert(err);
-                }
-            }
-        }
-        if let Some(err) = first_error {
-            return Err(err.into());
-        }
-        remaining -= size;
-        batch *= 2;
-    }
-    Ok(())
+    owner::create_pods_slow_start(ctx, api, rc, COMPONENT, &pod, count).await
 }
 
 async fn delete_pods(

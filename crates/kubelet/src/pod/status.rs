@@ -47,6 +47,10 @@ pub struct Observed {
     pub start_time: Option<String>,
     /// The pod has init containers (waiting containers then show PodInitializing).
     pub has_init_containers: bool,
+    /// The conditions this kubelet last posted (the status manager's cache):
+    /// transition times come from them rather than from a pod copy that may
+    /// predate that post.
+    pub last_posted_conditions: Option<Value>,
 }
 
 fn container_state(inst: &Instance) -> Value {
@@ -223,11 +227,14 @@ pub fn pod_status(pod: &Pod, obs: &Observed, host_ip: &str, qos_class: &str, now
     let inits = spec
         .and_then(|s| s.init_containers.as_ref())
         .unwrap_or(&empty);
-    let previous = pod
-        .status
-        .as_ref()
-        .and_then(|s| serde_json::to_value(&s.conditions).ok())
-        .unwrap_or(Value::Null);
+    let previous = match &obs.last_posted_conditions {
+        Some(conditions) => conditions.clone(),
+        None => pod
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(&s.conditions).ok())
+            .unwrap_or(Value::Null),
+    };
     let phase = phase(pod, obs);
     let initialized = inits.iter().all(|c| exited_ok(obs, &c.name));
     let statuses: Vec<Value> = containers
