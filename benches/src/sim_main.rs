@@ -59,6 +59,10 @@ struct Args {
     /// 5,000 s to evict 500 lost nodes, by design).
     #[arg(long, default_value_t = 100.0)]
     node_eviction_rate: f64,
+    /// `berth server --kube-api-qps`: the controllers' client-side request rate
+    /// (upstream's 5,000-node scale tests run kube-controller-manager at 100).
+    #[arg(long, default_value_t = 100.0)]
+    kube_api_qps: f64,
     /// Scenario (d): watchers and the updates they must all see.
     #[arg(long, default_value_t = 10_000)]
     watchers: usize,
@@ -129,6 +133,10 @@ async fn main() -> Result<()> {
             args.node_eviction_rate.to_string(),
         ),
         (
+            "controllers' API rate (--kube-api-qps)".into(),
+            args.kube_api_qps.to_string(),
+        ),
+        (
             "node monitor grace period".into(),
             args.node_monitor_grace_period.clone(),
         ),
@@ -160,6 +168,7 @@ async fn main() -> Result<()> {
         &ServerOptions {
             node_monitor_grace_period: args.node_monitor_grace_period.clone(),
             node_eviction_rate: args.node_eviction_rate,
+            kube_api_qps: args.kube_api_qps,
         },
         &progress,
     )

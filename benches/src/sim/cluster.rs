@@ -33,6 +33,7 @@ pub struct SimCluster {
 pub struct ServerOptions {
     pub node_monitor_grace_period: String,
     pub node_eviction_rate: f64,
+    pub kube_api_qps: f64,
 }
 
 impl SimCluster {
@@ -53,6 +54,10 @@ impl SimCluster {
                 &server_options.node_monitor_grace_period,
                 "--node-eviction-rate",
                 &server_options.node_eviction_rate.to_string(),
+                "--kube-api-qps",
+                &server_options.kube_api_qps.to_string(),
+                "--kube-api-burst",
+                &(server_options.kube_api_qps * 2.0).round().to_string(),
             ],
         )?;
         let ready = server.wait_ready(Duration::from_secs(60)).await?;
@@ -70,6 +75,8 @@ impl SimCluster {
             .collect::<Result<_, _>>()?;
         let dispatch = Dispatch::default();
         tokio::spawn(dispatch.clone().run(admin.clone()));
+        // And one Service watch for every node's container environments.
+        let services = berth_kubelet::service_cache::ServiceCache::start(admin.clone());
         let node_root = tempfile::Builder::new()
             .prefix("berth-sim-nodes-")
             .tempdir_in("/var/tmp")
@@ -83,7 +90,11 @@ impl SimCluster {
             let client = shared[i % shared.len()].clone();
             let root = root.clone();
             let shape = shape.clone();
-            async move { HollowNode::start(&name, i, &client, &root, &shape, events).await }
+            let shared = berth_kubelet::agent::SharedSources {
+                pod_events: Some(events),
+                services: Some(services.clone()),
+            };
+            async move { HollowNode::start(&name, i, &client, &root, &shape, shared).await }
         }))
         .buffer_unordered(64);
         let mut hollow = Vec::with_capacity(nodes);

@@ -10,7 +10,7 @@
 //! Killing a node cuts its API connection: heartbeats and status updates stop
 //! at once, as when a machine loses power; the control plane has to notice.
 
-use berth_kubelet::pod::manager::PodEvents;
+use berth_kubelet::agent::SharedSources;
 use berth_kubelet::{KubeletConfig, NodeCapacity};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +43,7 @@ impl HollowNode {
         shared: &kube::Client,
         root: &Path,
         shape: &NodeShape,
-        pod_events: PodEvents,
+        sources: SharedSources,
     ) -> Result<HollowNode, berth_kubelet::agent::AgentError> {
         let alive = Arc::new(AtomicBool::new(true));
         let client = node_client(shared.clone(), alive.clone());
@@ -69,7 +69,7 @@ impl HollowNode {
         };
         cfg.manage_routes = false;
         cfg.node_labels = vec![("berth.dev/hollow".into(), "true".into())];
-        berth_kubelet::agent::start_with(cfg, client, Arc::new(runtime), Some(pod_events)).await?;
+        berth_kubelet::agent::start_with(cfg, client, Arc::new(runtime), sources).await?;
         Ok(HollowNode {
             name: name.to_string(),
             alive,

@@ -20,7 +20,10 @@ fn cluster() -> Option<&'static Cluster> {
 }
 
 fn examples(name: &str) -> String {
-    format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+    // At run time: a binary built in another clone carries that clone's path.
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    format!("{dir}/../../examples/{name}")
 }
 
 fn all_pods(c: &Cluster, ns: &str, selector: &str) -> Vec<Value> {

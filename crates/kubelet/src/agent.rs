@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! start ─▶ CRI Version ─▶ register Node ─▶ podCIDR (spec or default) ─▶ CNI conflist
-//!       ─▶ spawn NodeReporter (lease 10 s, status 60 s) ─▶ spawn PodManager (watch → workers)
+//!       ─▶ spawn NodeReporter (lease 10 s, status 60 s) ─▶ Service cache (watch)
+//!       ─▶ spawn PodManager (watch → workers)
 //! ```
 
 use crate::cni;
@@ -13,6 +14,7 @@ use crate::events::Recorder;
 use crate::node::NodeReporter;
 use crate::pod::manager::{PodEvents, PodManager};
 use crate::pod::runtime::Runtime;
+use crate::service_cache::ServiceCache;
 use crate::sources::{ApiSources, CriExec};
 use crate::stats::StatsProvider;
 use std::sync::Arc;
@@ -42,16 +44,25 @@ pub async fn start(
     client: kube::Client,
     runtime: Arc<dyn Runtime>,
 ) -> Result<Agent, AgentError> {
-    start_with(cfg, client, runtime, None).await
+    start_with(cfg, client, runtime, SharedSources::default()).await
 }
 
-/// Like [`start`], with the pods' events taken from `pod_events` instead of
-/// the node's own watch (the hollow-node simulator shares one watch).
+/// What agents in one process can share instead of each opening its own
+/// watches (the hollow-node simulator runs thousands of agents).
+#[derive(Default)]
+pub struct SharedSources {
+    /// This node's pod events, instead of the node's own pod watch.
+    pub pod_events: Option<PodEvents>,
+    /// The cluster's Services, instead of the node's own Service watch.
+    pub services: Option<ServiceCache>,
+}
+
+/// Like [`start`], with the watches in `shared` instead of the node's own.
 pub async fn start_with(
     mut cfg: KubeletConfig,
     client: kube::Client,
     runtime: Arc<dyn Runtime>,
-    pod_events: Option<PodEvents>,
+    shared: SharedSources,
 ) -> Result<Agent, AgentError> {
     let version = runtime
         .version(berth_cri::api::VersionRequest {
@@ -92,8 +103,12 @@ pub async fn start_with(
         tokio::spawn(crate::routes::run(client.clone(), cfg.node_name.clone()));
     }
 
+    let services = shared
+        .services
+        .unwrap_or_else(|| ServiceCache::start(client.clone()));
     let sources = Arc::new(ApiSources {
         client: client.clone(),
+        services: Some(services),
     });
     let size = cfg.node_capacity();
     let allocatable = berth_podspec::Allocatable {
@@ -114,7 +129,7 @@ pub async fn start_with(
         cfg: cfg.clone(),
     });
     let manager = PodManager::new(ctx);
-    let manager = match pod_events {
+    let manager = match shared.pod_events {
         Some(events) => manager.with_source(events),
         None => manager,
     };

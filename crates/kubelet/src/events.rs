@@ -1,14 +1,41 @@
 //! Events the agent records about pods (Pulling, Pulled, Created, Started,
 //! Killing, BackOff, Unhealthy, Failed …), aggregated like client-go's
 //! recorder: a repeat of the same event bumps `count` and `lastTimestamp`.
+//! Events are written by a background task from a bounded queue.
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use tokio::sync::mpsc;
 
+/// Events wait here for the writer; beyond this many the newest are
+/// dropped (client-go's broadcaster queues 1,000 and drops when full).
+const QUEUE: usize = 1000;
+
+/// Hands events to a background writer, so a pod worker never waits on the
+/// API server to record one (as client-go's recorder: record, then move on).
 pub struct Recorder {
+    queue: mpsc::Sender<Pending>,
+}
+
+/// One event to write, with what it needs of its pod.
+struct Pending {
+    ns: String,
+    name: String,
+    uid: String,
+    resource_version: Option<String>,
+    field_path: Option<String>,
+    kind: Kind,
+    reason: String,
+    message: String,
+    /// When it happened (the write may come later).
+    at: String,
+}
+
+/// Writes the queued events one after another, aggregating repeats.
+struct Writer {
     client: kube::Client,
     node: String,
     /// Known events by aggregation key → (namespace, name, count).
@@ -26,12 +53,16 @@ fn now() -> String {
 }
 
 impl Recorder {
+    /// Starts the writer task on the current runtime.
     pub fn new(client: kube::Client, node: String) -> Self {
-        Self {
+        let (queue, pending) = mpsc::channel(QUEUE);
+        let writer = Writer {
             client,
             node,
             seen: Mutex::new(HashMap::new()),
-        }
+        };
+        tokio::spawn(writer.run(pending));
+        Self { queue }
     }
 
     /// Record an event about a pod (or one of its containers, via `field_path`).
@@ -43,22 +74,58 @@ impl Recorder {
         reason: &str,
         message: &str,
     ) {
-        let ns = pod
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let pending = Pending {
+            ns: pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            resource_version: pod.metadata.resource_version.clone(),
+            field_path: field_path.map(str::to_string),
+            kind,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            at: now(),
+        };
+        if let Err(e) = self.queue.try_send(pending) {
+            tracing::debug!("dropping event {reason} for a pod: {e}");
+        }
+    }
+}
+
+impl Writer {
+    async fn run(self, mut pending: mpsc::Receiver<Pending>) {
+        while let Some(event) = pending.recv().await {
+            self.write(event).await;
+        }
+    }
+
+    async fn write(&self, event: Pending) {
+        let Pending {
+            ns,
+            name,
+            uid,
+            resource_version,
+            field_path,
+            kind,
+            reason,
+            message,
+            at,
+        } = event;
         let type_ = match kind {
             Kind::Normal => "Normal",
             Kind::Warning => "Warning",
         };
-        let key = format!("{uid}/{}/{reason}/{message}", field_path.unwrap_or(""));
+        let key = format!(
+            "{uid}/{}/{reason}/{message}",
+            field_path.as_deref().unwrap_or("")
+        );
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         let existing = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
         if let Some((_, ev_name, count)) = existing {
-            let patch = json!({"count": count + 1, "lastTimestamp": now()});
+            let patch = json!({"count": count + 1, "lastTimestamp": at});
             if api
                 .patch(&ev_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -76,7 +143,7 @@ impl Recorder {
         );
         let mut involved = json!({
             "apiVersion": "v1", "kind": "Pod", "name": name, "namespace": ns, "uid": uid,
-            "resourceVersion": pod.metadata.resource_version,
+            "resourceVersion": resource_version,
         });
         if let Some(fp) = field_path {
             involved["fieldPath"] = json!(fp);
@@ -86,7 +153,7 @@ impl Recorder {
             "involvedObject": involved,
             "reason": reason, "message": message, "type": type_,
             "source": {"component": "kubelet", "host": self.node},
-            "firstTimestamp": now(), "lastTimestamp": now(), "count": 1,
+            "firstTimestamp": at, "lastTimestamp": at, "count": 1,
             "reportingComponent": "kubelet", "reportingInstance": self.node,
         }));
         let Ok(event) = event else { return };

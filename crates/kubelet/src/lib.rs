@@ -14,6 +14,7 @@ pub mod pod;
 pub mod pressure;
 pub mod routes;
 pub mod server;
+pub mod service_cache;
 pub mod sources;
 pub mod stats;
 

@@ -14,7 +14,13 @@ use std::time::Duration;
 
 pub struct ApiSources {
     pub client: kube::Client,
+    /// Services from a watch; `None` (or not yet synced): LIST each time.
+    pub services: Option<crate::service_cache::ServiceCache>,
 }
+
+/// How long a container start waits for the Service cache's first list
+/// before it lists Services itself.
+const SERVICE_CACHE_WAIT: Duration = Duration::from_secs(5);
 
 fn err(e: kube::Error) -> String {
     match e {
@@ -38,6 +44,11 @@ impl berth_podspec::EnvSource for ApiSources {
             .map_err(err)
     }
     async fn services(&self, ns: &str) -> Result<Vec<Service>, String> {
+        if let Some(cache) = &self.services {
+            if let Some(services) = cache.services_in(ns, SERVICE_CACHE_WAIT).await {
+                return Ok(services);
+            }
+        }
         Api::<Service>::namespaced(self.client.clone(), ns)
             .list(&ListParams::default())
             .await

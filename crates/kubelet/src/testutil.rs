@@ -175,6 +175,7 @@ pub fn context(
     let runtime: Arc<dyn crate::pod::runtime::Runtime> = Arc::new(rt.clone());
     let sources = Arc::new(crate::sources::ApiSources {
         client: client.clone(),
+        services: None,
     });
     let ctx = crate::context::Context {
         volumes: berth_volumes::VolumeManager::new(cfg.pods_dir(), sources.clone()),

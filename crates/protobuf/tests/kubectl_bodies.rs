@@ -7,10 +7,10 @@ use berth_protobuf::decode;
 use serde_json::{json, Value};
 
 fn decoded(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/kubectl/{name}.bin",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    // At run time: a binary built in another clone carries that clone's path.
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{dir}/tests/fixtures/kubectl/{name}.bin");
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     decode(&body).unwrap_or_else(|e| panic!("{name}: {e}"))
 }

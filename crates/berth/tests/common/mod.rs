@@ -201,5 +201,14 @@ pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
+}
+
+/// This crate's directory as cargo says it at run time: a test binary built
+/// in another clone of the repository (same target dir, same hash) would
+/// otherwise carry that clone's path.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
