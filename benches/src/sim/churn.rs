@@ -40,6 +40,8 @@ fn pod(name: &str) -> Result<Pod> {
             "containers": [{"name": "echo", "image": IMAGE,
                             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
             "terminationGracePeriodSeconds": 1,
+            // No token volume: see "Departures" in benches/README.md.
+            "automountServiceAccountToken": false,
         },
     }))
     .context("building a churn pod")

@@ -39,6 +39,8 @@ pub fn deployment(name: &str, replicas: usize) -> Result<Deployment> {
                         toleration("node.kubernetes.io/not-ready"),
                         toleration("node.kubernetes.io/unreachable"),
                     ],
+                    // No token volume: see "Departures" in benches/README.md.
+                    "automountServiceAccountToken": false,
                 },
             },
         },

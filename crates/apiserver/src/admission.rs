@@ -29,16 +29,7 @@ pub fn admit_create(
         ("", "Service") => allocate_service(srv, obj, None)?,
         ("", "Pod") => {
             crate::limit_ranger::default_pod(srv, obj)?;
-            let sa = obj
-                .pointer("/spec/serviceAccountName")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .unwrap_or("default")
-                .to_string();
-            obj["spec"]["serviceAccountName"] = json!(sa);
-            if obj.pointer("/spec/serviceAccount").is_none() {
-                obj["spec"]["serviceAccount"] = json!(sa);
-            }
+            crate::service_account_admission::admit(srv, obj)?;
             pod_priority(srv, obj)?;
             default_tolerations(obj);
         }

@@ -25,11 +25,14 @@ pub mod resource_quota;
 pub mod rest;
 pub mod review;
 pub mod server;
+pub mod service_account_admission;
+pub mod service_account_token;
 pub mod strategy;
 pub mod subresource;
 pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod token_request;
 pub mod watch;
 pub mod watch_encode;
 pub mod watch_index;
@@ -93,6 +96,8 @@ pub struct Server {
     pub config: Config,
     pub metrics: metrics::Metrics,
     pub pki: pki::Pki,
+    /// Signs and verifies service account tokens (`pki.service_account_key`).
+    pub tokens: service_account_token::TokenSigner,
     /// Serializes Service IP / node-port allocation.
     pub alloc_lock: Mutex<()>,
     pub pending_ips: Mutex<Vec<String>>,

@@ -152,6 +152,14 @@ pub async fn patch(
                     }
                     other => ApiError::bad_request(other.to_string()),
                 })?;
+                if info.group.is_empty() && info.kind == "Pod" {
+                    crate::service_account_admission::wait_for_default(
+                        srv,
+                        ns.unwrap_or("default"),
+                        &obj,
+                    )
+                    .await;
+                }
                 let obj = rest::prepare_create(srv, info, ns, obj, user)?;
                 return rest::commit_create(srv, info, ns, obj, q.dry_run()).await;
             }

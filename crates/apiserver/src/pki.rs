@@ -1,5 +1,7 @@
-//! Cluster PKI: a CA, the apiserver's serving certificate and the admin's
-//! client certificate, created on first start and reused afterwards.
+//! Cluster PKI: a CA, the apiserver's serving certificate, the admin's
+//! client certificate and the service-account token signing key pair
+//! (`sa.key`/`sa.pub`, as kubeadm names them), created on first start and
+//! reused afterwards.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -33,6 +35,10 @@ pub struct Pki {
     pub admin_token: String,
     /// Secret part of the join token agents present (`<data-dir>/pki/node.token`).
     pub node_token: String,
+    /// ECDSA P-256 key (PKCS#8 PEM) that signs service account tokens.
+    pub service_account_key: String,
+    /// Its public half (SubjectPublicKeyInfo PEM), for verifiers outside the server.
+    pub service_account_pub: String,
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
@@ -92,6 +98,12 @@ impl Pki {
             write(&p("admin.crt"), &cert, false)?;
             write(&p("admin.key"), &key, true)?;
         }
+        // Kept across restarts: tokens already handed out must stay valid.
+        if !p("sa.key").exists() || !p("sa.pub").exists() {
+            let key = KeyPair::generate()?;
+            write(&p("sa.key"), &key.serialize_pem(), true)?;
+            write(&p("sa.pub"), &key.public_key_pem(), false)?;
+        }
         for name in ["admin.token", "node.token"] {
             if !p(name).exists() {
                 write(&p(name), &random_hex(32), true)?;
@@ -106,6 +118,8 @@ impl Pki {
             admin_key: read(&p("admin.key"))?,
             admin_token: read(&p("admin.token"))?.trim().to_string(),
             node_token: read(&p("node.token"))?.trim().to_string(),
+            service_account_key: read(&p("sa.key"))?,
+            service_account_pub: read(&p("sa.pub"))?,
         })
     }
 
@@ -283,4 +297,25 @@ pub fn write_client_kubeconfig(
         key = b64(key_pem),
     );
     write(path, &body, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_key_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = Pki::load_or_create(dir.path(), &[]).expect("create");
+        assert!(first.service_account_key.contains("PRIVATE KEY"));
+        assert!(first.service_account_pub.contains("PUBLIC KEY"));
+        let again = Pki::load_or_create(dir.path(), &[]).expect("load");
+        assert_eq!(first.service_account_key, again.service_account_key);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("sa.key"))
+            .expect("sa.key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

@@ -355,7 +355,8 @@ pub fn check_fields(
     Ok(msgs)
 }
 
-fn generate_name(prefix: &str) -> String {
+/// `prefix` plus 5 random characters, as upstream's SimpleNameGenerator.
+pub fn generate_name(prefix: &str) -> String {
     const ALPHANUM: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let suffix: String = (0..5)
         .map(|_| ALPHANUM[rand::random_range(0..ALPHANUM.len())] as char)
@@ -428,6 +429,10 @@ pub async fn create(
     check_decodes(srv, info, &obj)?;
     check_fields(srv, info, q, &obj, "CreateOptions")?;
     let manager = field_manager(q, headers);
+    if info.group.is_empty() && info.kind == "Pod" {
+        crate::service_account_admission::wait_for_default(srv, ns.unwrap_or("default"), &obj)
+            .await;
+    }
     let obj = prepare_create(srv, info, ns, obj, user)?;
     let obj = if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
         track_managed(srv, info, None, obj, &manager)

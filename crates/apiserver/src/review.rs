@@ -43,6 +43,13 @@ pub fn review(
                 .unwrap_or("");
             if !token.is_empty() && token == srv.pki.admin_token {
                 json!({"authenticated": true, "user": {"username": "berth-admin", "groups": ["system:masters", "system:authenticated"]}})
+            } else if token.contains('.') {
+                match crate::service_account_token::authenticate(srv, token) {
+                    Ok(u) => {
+                        json!({"authenticated": true, "user": {"username": u.name, "groups": u.groups}, "audiences": [crate::service_account_token::ISSUER]})
+                    }
+                    Err(e) => json!({"authenticated": false, "error": e.to_string()}),
+                }
             } else {
                 json!({"authenticated": false, "error": "invalid bearer token"})
             }

@@ -26,6 +26,8 @@ pub enum StartError {
     Pki(#[from] pki::PkiError),
     #[error("store: {0}")]
     Store(#[from] berth_store::StoreError),
+    #[error("service account tokens: {0}")]
+    ServiceAccountKey(#[from] crate::service_account_token::TokenError),
     #[error("TLS setup: {0}")]
     Tls(String),
     #[error("cannot listen on {addr}: {source} (is another server using the port? pick one with --https-port)")]
@@ -48,6 +50,7 @@ pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running,
     }
     let pki = pki::Pki::load_or_create(&config.data_dir.join("pki"), &hosts)?;
     let tls = tls_config(&pki).map_err(StartError::Tls)?;
+    let tokens = crate::service_account_token::TokenSigner::from_pem(&pki.service_account_key)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|source| StartError::Bind {
@@ -69,6 +72,7 @@ pub async fn start(mut config: Config, store: Arc<dyn Store>) -> Result<Running,
         config,
         metrics,
         pki,
+        tokens,
         alloc_lock: Default::default(),
         quota_locks: Default::default(),
         pending_ips: Default::default(),
@@ -172,6 +176,14 @@ fn authenticate(srv: &Server, tls_user: Option<User>, req: &Request<Body>) -> Op
             name: "berth-admin".into(),
             groups: vec!["system:masters".into()],
         });
+    }
+    // JWTs have dots; the admin and join tokens never do.
+    if token.contains('.') {
+        match crate::service_account_token::authenticate(srv, token) {
+            Ok(user) => return Some(user),
+            Err(e) => tracing::debug!("service account token rejected: {e}"),
+        }
+        return None;
     }
     // The join token's secret part (agents may also send the whole token).
     let secret = token.rsplit("::").next().unwrap_or("");

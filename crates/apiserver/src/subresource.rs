@@ -1,4 +1,4 @@
-//! Subresources: status, scale, binding, eviction, finalize, and the node
+//! Subresources: status, scale, binding, eviction, finalize, token, and the node
 //! streaming ones (log, exec, attach, portforward, proxy) that need a kubelet.
 
 use crate::body;
@@ -105,6 +105,9 @@ pub async fn handle(
             )
             .await?;
             Ok(respond_object(info, code, obj, &headers, &q))
+        }
+        ("token", Verb::Create) if info.kind == "ServiceAccount" => {
+            crate::token_request::create(srv, ns.unwrap_or("default"), name, &headers, &raw)
         }
         ("log" | "exec" | "attach" | "portforward" | "proxy", _) => {
             crate::proxy::handle(srv, req, sub, &q, &headers).await

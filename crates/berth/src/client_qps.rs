@@ -162,7 +162,12 @@ mod tests {
         let mut svc = QpsLimitLayer::new(5.0, 2).layer(inner);
         let start = Instant::now();
         for _ in 0..7 {
-            svc.ready().await.expect("ready").call(()).await.expect("call");
+            svc.ready()
+                .await
+                .expect("ready")
+                .call(())
+                .await
+                .expect("call");
         }
         // 2 at once, then 5 more at 5/s: one second of (paused) time.
         let took = start.elapsed();

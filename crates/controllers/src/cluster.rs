@@ -54,6 +54,7 @@ pub async fn run_all(client: kube::Client, ctx: Arc<Context>, config: ClusterCon
         run_taint_eviction_controller(client.clone(), ctx.clone()),
         run_disruption_controller(client.clone(), ctx.clone()),
         run_resource_quota_controller(client.clone(), ctx.clone()),
+        crate::root_ca_publisher::run_root_ca_publisher(client.clone(), ctx.clone()),
         run_pod_gc_controller(client, ctx, config.pod_gc),
         ipam,
     );

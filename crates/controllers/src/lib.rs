@@ -31,6 +31,7 @@ pub mod replicaset;
 pub mod replicationcontroller;
 pub mod resourcequota;
 pub mod rollout;
+pub mod root_ca_publisher;
 pub mod runner;
 pub mod selector;
 pub mod service_lb;

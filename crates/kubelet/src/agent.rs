@@ -106,10 +106,7 @@ pub async fn start_with(
     let services = shared
         .services
         .unwrap_or_else(|| ServiceCache::start(client.clone()));
-    let sources = Arc::new(ApiSources {
-        client: client.clone(),
-        services: Some(services),
-    });
+    let sources = Arc::new(ApiSources::new(client.clone(), Some(services)));
     let size = cfg.node_capacity();
     let allocatable = berth_podspec::Allocatable {
         cpu_millis: size.cpu_millis,

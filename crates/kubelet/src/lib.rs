@@ -17,6 +17,7 @@ pub mod server;
 pub mod service_cache;
 pub mod sources;
 pub mod stats;
+pub mod ttl_cache;
 
 #[cfg(test)]
 mod testutil;

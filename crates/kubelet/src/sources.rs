@@ -3,6 +3,7 @@
 //! exec in a container through CRI.
 
 use crate::pod::runtime::Runtime;
+use crate::ttl_cache::{TtlCache, VOLUME_OBJECT_TTL};
 use async_trait::async_trait;
 use berth_cri::api;
 use k8s_openapi::api::core::v1::{
@@ -16,6 +17,20 @@ pub struct ApiSources {
     pub client: kube::Client,
     /// Services from a watch; `None` (or not yet synced): LIST each time.
     pub services: Option<crate::service_cache::ServiceCache>,
+    /// ConfigMaps and Secrets for volumes, kept for [`VOLUME_OBJECT_TTL`].
+    pub volume_config_maps: TtlCache<ConfigMap>,
+    pub volume_secrets: TtlCache<Secret>,
+}
+
+impl ApiSources {
+    pub fn new(client: kube::Client, services: Option<crate::service_cache::ServiceCache>) -> Self {
+        ApiSources {
+            client,
+            services,
+            volume_config_maps: TtlCache::new(VOLUME_OBJECT_TTL),
+            volume_secrets: TtlCache::new(VOLUME_OBJECT_TTL),
+        }
+    }
 }
 
 /// How long a container start waits for the Service cache's first list
@@ -60,14 +75,22 @@ impl berth_podspec::EnvSource for ApiSources {
 #[async_trait]
 impl berth_volumes::VolumeSource for ApiSources {
     async fn config_map(&self, ns: &str, name: &str) -> Result<Option<ConfigMap>, String> {
-        Api::<ConfigMap>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
+        self.volume_config_maps
+            .get_or_fetch(ns, name, || async {
+                Api::<ConfigMap>::namespaced(self.client.clone(), ns)
+                    .get_opt(name)
+                    .await
+            })
             .await
             .map_err(err)
     }
     async fn secret(&self, ns: &str, name: &str) -> Result<Option<Secret>, String> {
-        Api::<Secret>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
+        self.volume_secrets
+            .get_or_fetch(ns, name, || async {
+                Api::<Secret>::namespaced(self.client.clone(), ns)
+                    .get_opt(name)
+                    .await
+            })
             .await
             .map_err(err)
     }
@@ -87,15 +110,44 @@ impl berth_volumes::VolumeSource for ApiSources {
             .await
             .map_err(err)
     }
+    /// TokenRequest bound to the pod (name and uid), as the kubelet's token manager asks.
     async fn service_account_token(
         &self,
-        _ns: &str,
-        _sa: &str,
-        _aud: &[String],
-        _exp: i64,
-        _pod: &Pod,
-    ) -> Result<String, String> {
-        Err("service account tokens are not issued by berth yet".into())
+        ns: &str,
+        sa: &str,
+        audiences: &[String],
+        expiration_seconds: i64,
+        pod: &Pod,
+    ) -> Result<berth_volumes::ServiceAccountToken, String> {
+        use k8s_openapi::api::authentication::v1::{
+            BoundObjectReference, TokenRequest, TokenRequestSpec,
+        };
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: audiences.to_vec(),
+                expiration_seconds: Some(expiration_seconds),
+                bound_object_ref: Some(BoundObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    name: pod.metadata.name.clone(),
+                    uid: pod.metadata.uid.clone(),
+                }),
+            },
+            ..Default::default()
+        };
+        let issued = Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+            .create_token_request(sa, &kube::api::PostParams::default(), &request)
+            .await
+            .map_err(err)?;
+        let status = issued
+            .status
+            .ok_or_else(|| format!("TokenRequest for {ns}/{sa} returned no token"))?;
+        let expiration = std::time::SystemTime::from(status.expiration_timestamp.0);
+        Ok(berth_volumes::ServiceAccountToken {
+            token: status.token,
+            expiration,
+        })
     }
 }
 

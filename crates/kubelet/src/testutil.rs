@@ -173,10 +173,7 @@ pub fn context(
     let (client, seen) = fake_client();
     let cfg = crate::KubeletConfig::new("node1", root.to_path_buf(), "192.0.2.1");
     let runtime: Arc<dyn crate::pod::runtime::Runtime> = Arc::new(rt.clone());
-    let sources = Arc::new(crate::sources::ApiSources {
-        client: client.clone(),
-        services: None,
-    });
+    let sources = Arc::new(crate::sources::ApiSources::new(client.clone(), None));
     let ctx = crate::context::Context {
         volumes: berth_volumes::VolumeManager::new(cfg.pods_dir(), sources.clone()),
         recorder: crate::events::Recorder::new(client.clone(), cfg.node_name.clone()),

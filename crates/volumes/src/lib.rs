@@ -29,9 +29,10 @@ mod quantity;
 mod safe_path;
 mod source;
 mod subpath;
+mod token_cache;
 
 pub use error::VolumeError;
 pub use layout::VolumeKind;
 pub use manager::VolumeManager;
 pub use pod_volumes::{PodVolumes, ReadyVolume};
-pub use source::VolumeSource;
+pub use source::{ServiceAccountToken, VolumeSource};

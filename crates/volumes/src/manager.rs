@@ -16,12 +16,15 @@ use crate::pod_volumes::PodVolumes;
 use crate::projection::ProjectionContext;
 use crate::safe_path;
 use crate::source::VolumeSource;
+use crate::token_cache::TokenCache;
 
 pub struct VolumeManager {
     pods_root: PathBuf,
     source: Arc<dyn VolumeSource>,
     node_allocatable: OnceLock<BTreeMap<String, Quantity>>,
     pod_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Service account tokens of projected volumes, reused until a refresh is due.
+    tokens: TokenCache,
 }
 
 impl VolumeManager {
@@ -32,6 +35,7 @@ impl VolumeManager {
             source,
             node_allocatable: OnceLock::new(),
             pod_locks: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
         }
     }
 
@@ -78,6 +82,7 @@ impl VolumeManager {
             pod,
             namespace,
             node_allocatable,
+            tokens: &self.tokens,
         };
         let fs_group = plugins::fs_group(pod);
 
@@ -144,6 +149,7 @@ impl VolumeManager {
             });
         drop(guard);
         if result.is_ok() {
+            self.tokens.forget_pod(pod_uid);
             let mut locks = self
                 .pod_locks
                 .lock()

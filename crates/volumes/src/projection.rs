@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use crate::atomic_writer::{FileProjection, Payload};
 use crate::downward_api;
 use crate::source::VolumeSource;
+use crate::token_cache::{TokenCache, TokenKey};
 
 /// Upstream's default file mode for all four plugins (`0644`, secrets included).
 pub const DEFAULT_MODE: u32 = 0o644;
@@ -22,6 +23,7 @@ pub struct ProjectionContext<'a> {
     pub pod: &'a Pod,
     pub namespace: &'a str,
     pub node_allocatable: &'a BTreeMap<String, Quantity>,
+    pub tokens: &'a TokenCache,
 }
 
 fn mode_of(mode: Option<i32>, default_mode: u32) -> u32 {
@@ -280,10 +282,36 @@ async fn service_account_token(
         .cloned()
         .collect();
     let expiration = token.expiration_seconds.unwrap_or(3600);
-    let value = ctx
-        .source
-        .service_account_token(ctx.namespace, account, &audiences, expiration, ctx.pod)
-        .await?;
+    let key = TokenKey {
+        namespace: ctx.namespace.to_string(),
+        service_account: account.to_string(),
+        audiences: audiences.clone(),
+        expiration_seconds: expiration,
+        pod_uid: ctx.pod.metadata.uid.clone().unwrap_or_default(),
+    };
+    let now = std::time::SystemTime::now();
+    let value = match ctx.tokens.fresh(&key, now) {
+        Some(cached) => cached,
+        None => match ctx
+            .source
+            .service_account_token(ctx.namespace, account, &audiences, expiration, ctx.pod)
+            .await
+        {
+            Ok(issued) => {
+                let value = issued.token.clone();
+                ctx.tokens.put(key, issued);
+                value
+            }
+            // A failed refresh keeps the old token while it is still valid (next sync retries).
+            Err(e) => match ctx.tokens.valid(&key, now) {
+                Some(old) => {
+                    tracing::warn!(service_account = account, "token refresh failed: {e}");
+                    old
+                }
+                None => return Err(e),
+            },
+        },
+    };
     // With an fsGroup the token starts private and ownership management opens it to the group.
     let mode = if fs_group_set { 0o600 } else { default_mode };
     Ok(Payload::from([(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use berth_cri::api;
-use berth_volumes::{VolumeError, VolumeKind, VolumeManager, VolumeSource};
+use berth_volumes::{ServiceAccountToken, VolumeError, VolumeKind, VolumeManager, VolumeSource};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapProjection, ConfigMapVolumeSource, Container, DownwardAPIProjection,
     DownwardAPIVolumeFile, DownwardAPIVolumeSource, EmptyDirVolumeSource, EnvVar,
@@ -32,6 +32,8 @@ struct FakeApi {
     volumes: Mutex<BTreeMap<String, PersistentVolume>>,
     /// None: tokens are "not supported".
     token: Mutex<Option<String>>,
+    /// Lifetime of the tokens handed out, when not the requested one.
+    token_lifetime: Mutex<Option<std::time::Duration>>,
     token_requests: Mutex<Vec<(String, Vec<String>, i64)>>,
 }
 
@@ -110,17 +112,27 @@ impl VolumeSource for FakeApi {
         audiences: &[String],
         expiration_seconds: i64,
         _pod: &Pod,
-    ) -> Result<String, String> {
+    ) -> Result<ServiceAccountToken, String> {
         self.token_requests.lock().unwrap().push((
             service_account.to_string(),
             audiences.to_vec(),
             expiration_seconds,
         ));
-        self.token
+        let lifetime = self
+            .token_lifetime
+            .lock()
+            .unwrap()
+            .unwrap_or(std::time::Duration::from_secs(expiration_seconds as u64));
+        let token = self
+            .token
             .lock()
             .unwrap()
             .clone()
-            .ok_or_else(|| "not supported".to_string())
+            .ok_or_else(|| "not supported".to_string())?;
+        Ok(ServiceAccountToken {
+            token,
+            expiration: std::time::SystemTime::now() + lifetime,
+        })
     }
 }
 
@@ -702,6 +714,37 @@ async fn projected_volume_merges_sources_on_tmpfs() {
     );
     env.manager.teardown("u-proj").await.unwrap();
     assert_eq!(mounts_under(&env.root), 0);
+}
+
+#[tokio::test]
+async fn projected_token_is_reused_until_a_refresh_is_due() {
+    let env = env();
+    env.api
+        .put_config_map("kube-root-ca.crt", &[("ca.crt", "PEM")]);
+    *env.api.token.lock().unwrap() = Some("first".into());
+    let pod = projected_pod("u-refresh");
+    env.manager.setup(&pod).await.unwrap();
+    env.manager.setup(&pod).await.unwrap();
+    // Every sync re-runs setup: the token is requested once.
+    assert_eq!(env.api.token_requests.lock().unwrap().len(), 1);
+    let dir = env
+        .root
+        .join("u-refresh/volumes/kubernetes.io~projected/kube-api-access");
+    assert_eq!(read(&dir.join("token")), "first");
+
+    // A token already in the last 20% of its lifetime is replaced on the next setup.
+    env.manager.teardown("u-refresh").await.unwrap();
+    *env.api.token_lifetime.lock().unwrap() = Some(std::time::Duration::from_secs(60));
+    env.manager.setup(&pod).await.unwrap();
+    *env.api.token.lock().unwrap() = Some("second".into());
+    env.manager.setup(&pod).await.unwrap();
+    assert_eq!(env.api.token_requests.lock().unwrap().len(), 3);
+    assert_eq!(read(&dir.join("token")), "second");
+    // A failed refresh keeps the still-valid token rather than failing the pod.
+    *env.api.token.lock().unwrap() = None;
+    env.manager.setup(&pod).await.unwrap();
+    assert_eq!(read(&dir.join("token")), "second");
+    env.manager.teardown("u-refresh").await.unwrap();
 }
 
 #[tokio::test]
