@@ -41,6 +41,10 @@ pub struct AgentArgs {
     /// The cluster DNS address (the server's service CIDR + 10).
     #[arg(long, default_value = "10.43.0.10")]
     cluster_dns: std::net::Ipv4Addr,
+    /// Nameserver (ADDR:PORT) the cluster DNS forwards names outside the cluster
+    /// to (repeatable; default: the `nameserver` lines of /etc/resolv.conf).
+    #[arg(long = "dns-upstream", value_name = "ADDR:PORT")]
+    dns_upstreams: Vec<std::net::SocketAddr>,
     /// HTTPS port of the node server (logs, exec, port-forward); 0 picks a free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
@@ -110,6 +114,7 @@ pub fn run(args: AgentArgs) -> Result<()> {
             },
             cluster_cidr: args.cluster_cidr.clone(),
             cluster_dns: args.cluster_dns,
+            dns_upstreams: args.dns_upstreams.clone(),
         };
         let _containerd = node::start(setup, client, started).await?;
         if args.exit_with_parent {

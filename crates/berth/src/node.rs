@@ -27,6 +27,8 @@ pub struct NodeSetup {
     pub cluster_cidr: String,
     /// Address of the cluster DNS, answered on every node.
     pub cluster_dns: std::net::Ipv4Addr,
+    /// Where the cluster DNS forwards outside names (empty: /etc/resolv.conf).
+    pub dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 impl NodeSetup {
@@ -188,6 +190,7 @@ async fn start_dns(setup: &NodeSetup, client: kube::Client) -> Result<()> {
     }
     let cfg = berth_dns::DnsConfig {
         bind: std::net::SocketAddr::from((setup.cluster_dns, 53)),
+        upstream_servers: setup.dns_upstreams.clone(),
         ..Default::default()
     };
     let dns = berth_dns::start(client, cfg)
