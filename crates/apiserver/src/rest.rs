@@ -433,13 +433,50 @@ pub async fn create(
         crate::service_account_admission::wait_for_default(srv, ns.unwrap_or("default"), &obj)
             .await;
     }
+    let generate_prefix = generated_name_prefix(&obj);
     let obj = prepare_create(srv, info, ns, obj, user)?;
-    let obj = if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
+    let mut obj = if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
         track_managed(srv, info, None, obj, &manager)
     } else {
         obj
     };
-    commit_create(srv, info, ns, obj, q.dry_run()).await
+    // A generated name may collide (27^5 names: ~130 collisions among
+    // 60,000 pods of one ReplicaSet prefix); as upstream since 1.32
+    // (RetryGenerateName), try new names a few times before answering 409.
+    let mut attempts = 1;
+    loop {
+        match commit_create(srv, info, ns, obj.clone(), q.dry_run()).await {
+            Err(e) if e.reason == "AlreadyExists" && attempts < GENERATE_NAME_ATTEMPTS => {
+                let Some(prefix) = generate_prefix.as_deref() else {
+                    return Err(e);
+                };
+                attempts += 1;
+                if let Some(meta) = obj["metadata"].as_object_mut() {
+                    meta.insert("name".into(), json!(generate_name(prefix)));
+                }
+            }
+            done => return done,
+        }
+    }
+}
+
+/// How many names a create with `generateName` tries (upstream: 8).
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+
+/// `metadata.generateName` when the request leaves the name to the server.
+fn generated_name_prefix(obj: &Value) -> Option<String> {
+    let meta = obj.get("metadata")?;
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty())
+    {
+        return None;
+    }
+    meta.get("generateName")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
 }
 
 /// Everything before the write: metadata, defaults, admission, validation.
@@ -730,4 +767,29 @@ pub fn pod_awaits_kubelet(pod: &Value) -> bool {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     bound && !terminal && grace > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_without_a_name_get_generated_names_retried() {
+        let generated = json!({"metadata": {"generateName": "web-"}});
+        assert_eq!(generated_name_prefix(&generated).as_deref(), Some("web-"));
+        let empty_name = json!({"metadata": {"name": "", "generateName": "web-"}});
+        assert_eq!(generated_name_prefix(&empty_name).as_deref(), Some("web-"));
+        let named = json!({"metadata": {"name": "web-1", "generateName": "web-"}});
+        assert_eq!(generated_name_prefix(&named), None);
+        let neither = json!({"metadata": {}});
+        assert_eq!(generated_name_prefix(&neither), None);
+    }
+
+    #[test]
+    fn generated_names_keep_the_prefix_and_fit_63_characters() {
+        let name = generate_name("web-");
+        assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+        let long = generate_name(&"a".repeat(70));
+        assert_eq!(long.len(), 63);
+    }
 }

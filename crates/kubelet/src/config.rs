@@ -45,6 +45,9 @@ pub struct KubeletConfig {
     /// What the node offers; `None`: the host's CPUs, memory and disk. Hollow
     /// nodes of the simulator declare a size instead.
     pub capacity: Option<NodeCapacity>,
+    /// How often all containers are listed to notice state changes (the
+    /// PLEG's relist period, 1 s upstream).
+    pub relist_period: std::time::Duration,
 }
 
 /// cpu, memory and ephemeral-storage a node reports as capacity and allocatable.
@@ -118,6 +121,7 @@ impl KubeletConfig {
             max_dead_per_container: 1,
             gc_period: std::time::Duration::from_secs(60),
             capacity: None,
+            relist_period: crate::pod::manager::RELIST_PERIOD,
         }
     }
     /// What the node offers: the configured size, else the host's.

@@ -153,6 +153,11 @@ impl Scheduler {
         loop {
             let popped = next_pod(&shared).await;
             schedule_cycle(&shared, popped);
+            // With a long queue `next_pod` never waits, and a cycle is
+            // synchronous: yield, or this loop holds its runtime thread (in
+            // `berth server`, one of the API server's) for as long as pods
+            // are pending.
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -183,12 +183,12 @@ pub async fn clean_orphans(
     tasks
 }
 
-/// Every RELIST_PERIOD: list all containers, and poke the worker of each pod
+/// Every `relist_period` (default [`RELIST_PERIOD`]): list all containers, and poke the worker of each pod
 /// whose containers appeared, disappeared or changed state.
 async fn relist(ctx: Arc<Context>, workers: Workers) {
     use berth_cri::api::ListContainersRequest;
     let mut previous: HashMap<String, (String, i32)> = HashMap::new();
-    let mut tick = tokio::time::interval(RELIST_PERIOD);
+    let mut tick = tokio::time::interval(ctx.cfg.relist_period);
     loop {
         tick.tick().await;
         let Ok(list) = ctx

@@ -23,8 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// How often a worker re-syncs even without a trigger.
+/// How soon a worker retries after a failed or incomplete sync.
 pub const RESYNC: Duration = Duration::from_secs(10);
+/// How often a worker whose pod is as it should be re-syncs without a
+/// trigger (upstream's `syncFrequency`, 1 min). Container state changes wake
+/// it at once (the relister), probe results and API updates too; a 10 s
+/// period cost 15,000 pod syncs/s at 150,000 pods.
+pub const PERIODIC_SYNC: Duration = Duration::from_secs(60);
 /// The shortest stop window after a preStop hook (minimumGracePeriodInSeconds).
 pub const MINIMUM_GRACE_PERIOD: i64 = 2;
 /// A postStart hook that runs longer than this counts as failed (upstream waits without limit).
@@ -214,7 +219,7 @@ impl Worker {
         // A finished pod that won't restart keeps its containers stopped.
         if let Some(phase) = self.last_status.as_ref().and_then(|s| s["phase"].as_str()) {
             if matches!(phase, "Succeeded" | "Failed") && restart != "Always" {
-                return Ok(RESYNC);
+                return Ok(PERIODIC_SYNC);
             }
         }
 
@@ -247,7 +252,7 @@ impl Worker {
             pod_ip: sandbox.ip.clone().unwrap_or_default(),
             pod_ips: sandbox.ip.clone().into_iter().collect(),
         };
-        let mut wake = RESYNC;
+        let mut wake = PERIODIC_SYNC;
 
         // Init containers, one at a time, in order.
         for c in spec.init_containers.as_deref().unwrap_or_default() {
