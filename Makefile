@@ -42,6 +42,8 @@ bench: deps
 	$(CARGO_TARGET_DIR)/release/examples/sync_bench
 	@echo "== dns: queries/s and p99 with 1,000 services"
 	$(CARGO_TARGET_DIR)/release/examples/qps
+	@echo "== service network on two netns nodes: endpoint routable after Ready; ClusterIP vs pod IP req/s (goal within 10%)"
+	cargo test --release -p berth --test netbench -- --ignored --nocapture --test-threads=1
 	@echo "== hollow-node simulator, short: 500 nodes, 15,000 pods (table also in target/bench/sim-short.{txt,json})"
 	$(CARGO_TARGET_DIR)/release/berth-sim --berth $(BERTH) --nodes 500 --pods 15000 --deployments 50 \
 		--churn-seconds 60 --lose-nodes 50 --watchers 2000 --watch-updates 50 --limit-minutes 10 \

@@ -315,6 +315,164 @@ fn services_spread_over_ready_pods_across_nodes_and_have_dns_names() {
     );
 }
 
+/// The DNS names of the Kubernetes DNS spec beyond plain A records, asked from
+/// a pod through the node's cluster DNS: SRV for named ports (ClusterIP and
+/// headless), pod A records, and names outside the cluster forwarded to the
+/// upstream nameserver (the harness's fake one, `--dns-upstream`).
+#[test]
+fn dns_answers_srv_for_named_ports_pod_names_and_forwards_outside_names() {
+    let Some(c) = cluster() else { return };
+    let ns = "names";
+    c.kubectl_ok(&["create", "namespace", ns], None);
+    c.kubectl_ok(
+        &[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            ns,
+            "--image=localhost/berth/echo:1",
+            "--replicas=2",
+        ],
+        None,
+    );
+    let services = [
+        r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"names"},
+         "spec":{"selector":{"app":"web"},"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":8080}]}}"#,
+        r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web-direct","namespace":"names"},
+         "spec":{"clusterIP":"None","selector":{"app":"web"},"ports":[{"name":"http","protocol":"TCP","port":8080}]}}"#,
+    ];
+    for service in services {
+        c.kubectl_ok(&["create", "-f", "-"], Some(service));
+    }
+    client_pod(c, ns, "client", "n1", r#""role":"client""#);
+    c.wait_in(
+        ns,
+        "2 web replicas and the client",
+        cluster::DEADLINE,
+        || {
+            (c.ready_pods(ns, "app=web").len() == 2 && c.ready_pods(ns, "role=client").len() == 1)
+                .then_some(())
+        },
+    );
+    let pod_ips: BTreeSet<String> = c.json(&["get", "pods", "-n", ns, "-l", "app=web"])["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(pod_ips.len(), 2, "{pod_ips:?}");
+
+    // SRV of a ClusterIP Service's named port: the service port and the
+    // Service's own name (busybox prints `<name>\tservice = prio weight port target`).
+    let srv = c.wait_in(
+        ns,
+        "SRV of the ClusterIP Service",
+        cluster::DEADLINE,
+        || {
+            let out = exec(
+                c,
+                ns,
+                "client",
+                "nslookup -type=SRV _http._tcp.web.names.svc.cluster.local",
+            );
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("service =").then_some(text)
+        },
+    );
+    let answers: Vec<&str> = srv
+        .lines()
+        .filter_map(|l| l.split("service = ").nth(1))
+        .collect();
+    assert_eq!(answers, ["0 100 80 web.names.svc.cluster.local"], "{srv}");
+
+    // Headless: one SRV per ready endpoint, the endpoint's port, and a
+    // per-pod target `<dashed pod IP>.web-direct...` that resolves to that pod.
+    let expected: BTreeSet<String> = pod_ips
+        .iter()
+        .map(|ip| {
+            format!(
+                "0 50 8080 {}.web-direct.names.svc.cluster.local",
+                ip.replace('.', "-")
+            )
+        })
+        .collect();
+    let srv = c.wait_in(ns, "SRV of the headless Service", cluster::DEADLINE, || {
+        let out = exec(
+            c,
+            ns,
+            "client",
+            "nslookup -type=SRV _http._tcp.web-direct.names.svc.cluster.local",
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let answers: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.split("service = ").nth(1))
+            .map(str::to_string)
+            .collect();
+        (answers == expected).then_some(text)
+    });
+    let first_ip = pod_ips.iter().next().expect("a pod IP");
+    let target = format!(
+        "{}.web-direct.names.svc.cluster.local",
+        first_ip.replace('.', "-")
+    );
+    let out = exec(c, ns, "client", &format!("nslookup {target}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("Address: {first_ip}")),
+        "SRV target {target} → {text}\n(SRV: {srv})"
+    );
+
+    // Pod A record: `<dashed IP>.<ns>.pod.<zone>` answers the IP, and HTTP by it reaches the pod.
+    let pod_name = format!("{}.names.pod.cluster.local", first_ip.replace('.', "-"));
+    let out = exec(c, ns, "client", &format!("nslookup {pod_name}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("Address: {first_ip}")), "{text}");
+    let out = exec(
+        c,
+        ns,
+        "client",
+        &format!("timeout 3 wget -qO- http://{pod_name}:8080/"),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("echo v1 from web-"),
+        "{out:?}"
+    );
+
+    // Outside names go to the upstream: its answer comes back unchanged, and
+    // its NXDOMAIN stays NXDOMAIN (no cluster answer in between).
+    let outside = cluster::upstream_dns::OUTSIDE_NAME.trim_end_matches('.');
+    let out = exec(c, ns, "client", &format!("nslookup {outside}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains(&format!("Address: {}", cluster::upstream_dns::OUTSIDE_IP)),
+        "{text}"
+    );
+    let out = exec(c, ns, "client", "nslookup nothere.example");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("NXDOMAIN"), "{text}");
+    assert!(!text.contains("Address: 10."), "no cluster address: {text}");
+    let asked = c.upstream_dns.questions();
+    for question in ["outside.example. A", "nothere.example. A"] {
+        assert!(
+            asked.iter().any(|q| q == question),
+            "the upstream was asked {question:?}: {asked:?}"
+        );
+    }
+    // Cluster names are answered by the cluster DNS and never forwarded.
+    assert!(
+        !asked.iter().any(|q| q.contains("cluster.local")),
+        "cluster names reached the upstream: {asked:?}"
+    );
+}
+
 /// One plain HTTP GET from the host; the body, if anything answered.
 fn http_get(addr: &str) -> Option<String> {
     use std::io::{Read, Write};

@@ -6,11 +6,15 @@
 //! host: bridge bmn<id> 10.99.<id>.1/24 ── berth server (advertise 10.99.<id>.1)
 //!   ├─ netns berth-mn<id>-1: eth0 10.99.<id>.11 ── berth agent --node-name n1
 //!   └─ netns berth-mn<id>-2: eth0 10.99.<id>.12 ── berth agent --node-name n2
+//! host: fake upstream DNS 10.99.<id>.1:<port> (upstream_dns.rs) ◀─ every node's cluster DNS
 //! process exit (atexit) ─▶ kill agents, berth down per node (inside its netns),
 //!                          berth down for the server, delete netns and bridge
 //! ```
 
 #![allow(dead_code)] // tests use different subsets of the harness
+
+#[path = "upstream_dns.rs"]
+pub mod upstream_dns;
 
 use serde_json::Value;
 use std::io::Write;
@@ -20,7 +24,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const DEADLINE: Duration = Duration::from_secs(60);
-const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
+pub const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
 pub const NODES: usize = 2;
 
 pub struct Cluster {
@@ -30,6 +34,8 @@ pub struct Cluster {
     pub token: String,
     /// Subnet id: the host side is 10.99.<id>.1.
     pub id: u8,
+    /// Where every node's cluster DNS forwards names outside the cluster.
+    pub upstream_dns: upstream_dns::UpstreamDns,
     nodes: Mutex<Vec<Node>>,
 }
 
@@ -109,6 +115,7 @@ fn start(server_args: &[&str]) -> Result<Cluster, String> {
     sh(&format!(
         "ip link add {bridge} type bridge && ip addr add 10.99.{id}.1/24 dev {bridge} && ip link set {bridge} up"
     ))?;
+    let upstream_dns = upstream_dns::UpstreamDns::start(std::net::Ipv4Addr::new(10, 99, id, 1))?;
     // The server, on the host, reachable from the node namespaces.
     let server_dir = work.join("server");
     std::fs::create_dir_all(&server_dir).map_err(|e| e.to_string())?;
@@ -153,6 +160,7 @@ fn start(server_args: &[&str]) -> Result<Cluster, String> {
         kubeconfig,
         token,
         id,
+        upstream_dns,
         nodes: Mutex::new(Vec::new()),
     };
     for i in 1..=NODES {
@@ -257,6 +265,7 @@ impl Cluster {
             .args(["--", env!("CARGO_BIN_EXE_berth"), "agent"])
             .args(["--server", &self.server_url, "--token", &self.token])
             .args(["--node-name", &node.name, "--node-ip", &node.ip])
+            .args(["--dns-upstream", &self.upstream_dns.addr.to_string()])
             .arg("--exit-with-parent")
             .arg("--data-dir")
             .arg(&node.data)
@@ -287,6 +296,44 @@ impl Cluster {
                 panic!("restarting {name}: {e}");
             }
         }
+    }
+
+    /// Move the calling thread (only it) into node `name`'s network namespace,
+    /// where its proxy rules make ClusterIPs reachable (nat output chain).
+    pub fn enter_node_netns(&self, name: &str) -> Result<(), String> {
+        let netns = self
+            .nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.netns.clone())
+            .ok_or_else(|| format!("no node {name}"))?;
+        enter_netns(Path::new(&format!("/run/netns/{netns}")))
+    }
+
+    /// The network namespace of running pod `ns/pod`: `/proc/<pid>/ns/net` of
+    /// its first container's process (found by the container ID in its cgroup
+    /// path; pod IPs alone are ambiguous when other clusters run on the machine).
+    pub fn pod_netns(&self, ns: &str, pod: &str) -> Result<PathBuf, String> {
+        let pod_json = self.json(&["get", "pod", "-n", ns, pod]);
+        let id = pod_json["status"]["containerStatuses"][0]["containerID"]
+            .as_str()
+            .and_then(|id| id.split("://").nth(1))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| format!("pod {ns}/{pod} has no running container"))?
+            .to_string();
+        let procs = std::fs::read_dir("/proc").map_err(|e| e.to_string())?;
+        for entry in procs.flatten() {
+            let dir = entry.path();
+            let Ok(cgroup) = std::fs::read_to_string(dir.join("cgroup")) else {
+                continue;
+            };
+            if cgroup.contains(&id) {
+                return Ok(dir.join("ns/net"));
+            }
+        }
+        Err(format!("no process of container {id} ({ns}/{pod})"))
     }
 
     pub fn node_log(&self, name: &str) -> String {
@@ -423,6 +470,21 @@ impl Cluster {
             })
             .collect()
     }
+}
+
+/// Move the calling thread (only it) into the network namespace at `path`.
+pub fn enter_netns(path: &Path) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    // SAFETY: setns(2) with an open namespace fd; it affects this thread only.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!(
+            "setns {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 pub fn condition(obj: &Value, type_: &str) -> String {
