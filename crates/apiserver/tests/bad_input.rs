@@ -260,6 +260,13 @@ async fn setup(client: &kube::Client) -> Fixtures {
     .await;
     let web = must(client, Method::POST, &deployments(), &deployment("web")).await;
     let svc = must(client, Method::POST, &services(), &service("svc")).await;
+    // Holds node port 30123 for the "already allocated" row.
+    let node_port = with(
+        with(service("np-holder"), "/spec/type", json!("NodePort")),
+        "/spec/ports/0/nodePort",
+        json!(30123),
+    );
+    must(client, Method::POST, &services(), &node_port).await;
     let bound = with(pod("bound"), "/spec/nodeName", json!("node-1"));
     must(client, Method::POST, &pods(), &bound).await;
     Fixtures {
@@ -283,6 +290,12 @@ fn rows(f: &Fixtures) -> Vec<Row> {
         Some("10.43.250.250") => "10.43.250.251",
         _ => "10.43.250.250",
     };
+    let taken_ip = f
+        .svc
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let pod_with = |at: &str, v: Value| with(pod("p"), at, v);
     let dep_with = |at: &str, v: Value| with(deployment("d"), at, v);
     let cm_with = |at: &str, v: Value| with(config_map("c"), at, v);
@@ -496,6 +509,26 @@ fn rows(f: &Fixtures) -> Vec<Row> {
             .expect(422, "Invalid")
             .fields(&["spec.ports[0].nodePort"])
             .message("provided port is not in the valid range. The range of valid ports is 30000-32767"),
+        row("Service nodePort already allocated", post.clone(), services())
+            .json(&with(
+                with(service("np2"), "/spec/type", json!("NodePort")),
+                "/spec/ports/0/nodePort",
+                json!(30123),
+            ))
+            .expect(422, "Invalid")
+            .fields(&["spec.ports[0].nodePort"])
+            .message("provided port is already allocated"),
+        // The cluster IP allocator (registry/core/service/ipallocator).
+        row("Service clusterIP outside the service CIDR", post.clone(), services())
+            .json(&with(service("far"), "/spec/clusterIP", json!("10.99.0.1")))
+            .expect(422, "Invalid")
+            .fields(&["spec.clusterIPs"])
+            .message("the provided IP (10.99.0.1) is not in the valid range. The range of valid IPs is 10.43.0.0/16"),
+        row("Service clusterIP already allocated", post.clone(), services())
+            .json(&with(service("twin"), "/spec/clusterIP", json!(taken_ip.clone())))
+            .expect(422, "Invalid")
+            .fields(&["spec.clusterIPs"])
+            .message("provided IP is already allocated"),
         // ── existence and concurrency.
         // NamespaceLifecycle admission.
         row("create in a namespace that does not exist", post.clone(), "/api/v1/namespaces/nope/configmaps")
