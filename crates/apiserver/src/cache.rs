@@ -16,6 +16,12 @@
 //!    │                            once per (type, format) and shared
 //!    └──▶ pod events by spec.nodeName (now and before) ──▶ watchers pinned to that node
 //! ```
+//!
+//! Events (core/v1 and events.k8s.io/v1) are the exception, as upstream's
+//! `DefaultWatchCacheSizes` makes them: they flow through the ring and the
+//! broadcast to watchers, but are not kept in `objects` — a large cluster
+//! writes hundreds of thousands of them and reads them rarely, so their gets
+//! and lists go to the store (`is_cached_prefix`).
 
 use crate::object_index::ObjectIndex;
 use crate::watch_encode::SharedLines;
@@ -29,6 +35,22 @@ use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
+
+/// Where Events are stored (core/v1 and events.k8s.io/v1). The cache does
+/// not keep them in `objects` (they are served from the store; still in the
+/// ring and broadcast), and `controllers::event_ttl` expires them.
+pub const EVENT_PREFIXES: &[&str] = &["/registry/core/events/", "/registry/events.k8s.io/events/"];
+
+/// Whether the object at `key` is kept in the cache's map (all but Events).
+pub fn is_cached_key(key: &str) -> bool {
+    !EVENT_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// Whether a collection prefix (`rest::collection_prefix`) is served from the
+/// cache's map; false for the Event prefixes, whole or one namespace.
+pub fn is_cached_prefix(prefix: &str) -> bool {
+    is_cached_key(prefix)
+}
 
 /// How many recent events are kept for watchers resuming from a resourceVersion.
 const RING_CAPACITY: usize = 50_000;
@@ -95,13 +117,39 @@ impl CachedObject {
 
     /// From an object already stamped with its resourceVersion.
     pub fn from_value(key: &str, value: &Value, mod_revision: Revision) -> Option<Self> {
+        Self::with_index(value, Arc::new(ObjectIndex::of(key, value)), mod_revision)
+    }
+
+    /// From an object and the index already made of it.
+    pub fn with_index(
+        value: &Value,
+        index: Arc<ObjectIndex>,
+        mod_revision: Revision,
+    ) -> Option<Self> {
         let json = serde_json::to_vec(value).ok()?;
         Some(Self {
             // Exactly sized: a cache of many objects must not carry spare capacity.
             json: Bytes::from(json.into_boxed_slice()),
-            index: Arc::new(ObjectIndex::of(key, value)),
+            index,
             mod_revision,
         })
+    }
+
+    /// From the bytes the store holds for `key`, if `wanted` accepts its
+    /// index: a read that filters (one pod's Events among a namespace's)
+    /// re-encodes only the objects it keeps.
+    pub fn decode_if(
+        key: &str,
+        stored: &[u8],
+        mod_revision: Revision,
+        wanted: impl FnOnce(&ObjectIndex) -> bool,
+    ) -> Option<Self> {
+        let value = decode_stored(stored, mod_revision)?;
+        let index = ObjectIndex::of(key, &value);
+        if !wanted(&index) {
+            return None;
+        }
+        Self::with_index(&value, Arc::new(index), mod_revision)
     }
 
     /// The parsed object (a fresh copy; parse only where JSON bytes will not do).
@@ -231,6 +279,12 @@ impl WatchCache {
             tracing::error!("watch cache: undecodable value at {key}");
             return;
         };
+        if !is_cached_key(&key) {
+            // Not in the map: the previous version comes with the store event.
+            let (event_type, prev) = uncached_change(&ev, &object);
+            self.publish(self.write_state(), rev, key, event_type, object, prev);
+            return;
+        }
         let mut st = self.write_state();
         let prev = st.objects.get(&key).map(|c| c.index.clone());
         let event_type = match ev.event_type {
@@ -247,6 +301,20 @@ impl WatchCache {
                 }
             }
         };
+        self.publish(st, rev, key, event_type, object, prev);
+    }
+
+    /// Put a change in the ring under the state lock (`st`), then release
+    /// the lock and hand the change to live watchers.
+    fn publish(
+        &self,
+        mut st: std::sync::RwLockWriteGuard<'_, State>,
+        rev: Revision,
+        key: String,
+        event_type: WatchEventType,
+        object: Arc<CachedObject>,
+        prev: Option<Arc<ObjectIndex>>,
+    ) {
         let event = Arc::new(CacheEvent {
             revision: rev,
             key,
@@ -410,6 +478,39 @@ impl WatchCache {
     }
 }
 
+/// The watch event type and previous index of a change to an object the
+/// map does not hold: from the store event's previous version (a delete's
+/// previous version is the deleted object itself).
+fn uncached_change(
+    ev: &berth_store::Event,
+    object: &CachedObject,
+) -> (WatchEventType, Option<Arc<ObjectIndex>>) {
+    match ev.event_type {
+        EventType::Delete => (WatchEventType::Deleted, Some(object.index.clone())),
+        EventType::Put => {
+            let prev = ev.prev.as_ref().and_then(|p| {
+                let value = decode_stored(&p.value, p.mod_revision)?;
+                Some(Arc::new(ObjectIndex::of(&p.key, &value)))
+            });
+            // The previous version may be compacted away; the key's create
+            // revision still tells an update from a create.
+            let updated = prev.is_some() || ev.kv.create_revision != ev.kv.mod_revision;
+            let event_type = if updated {
+                WatchEventType::Modified
+            } else {
+                WatchEventType::Added
+            };
+            (event_type, prev)
+        }
+    }
+}
+
+/// The first key after every key under `prefix` (a `start_after` cursor that
+/// skips the whole prefix).
+fn past_prefix(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
 async fn load_all(store: &dyn Store) -> Result<(Objects, Revision), StoreError> {
     let mut objects = OrdMap::new();
     let mut start_after = None;
@@ -425,17 +526,113 @@ async fn load_all(store: &dyn Store) -> Result<(Objects, Revision), StoreError> 
             })
             .await?;
         at = Some(page.revision);
+        // Keys under an uncached prefix are skipped in one jump, not read.
+        let mut jumped = false;
         for kv in &page.items {
+            if let Some(p) = EVENT_PREFIXES.iter().find(|p| kv.key.starts_with(*p)) {
+                start_after = Some(past_prefix(p));
+                jumped = true;
+                break;
+            }
             match CachedObject::decode(&kv.key, &kv.value, kv.mod_revision) {
                 Some(obj) => {
                     objects.insert(kv.key.clone(), Arc::new(obj));
                 }
                 None => tracing::error!("watch cache: undecodable value at {}", kv.key),
             }
+            start_after = Some(kv.key.clone());
         }
-        start_after = page.items.last().map(|kv| kv.key.clone());
-        if !page.more || start_after.is_none() {
+        if !jumped && (!page.more || page.items.is_empty()) {
             return Ok((objects, page.revision));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_store::MemoryStore;
+    use serde_json::json;
+
+    async fn put(store: &dyn Store, key: &str, name: &str) {
+        let v =
+            json!({"metadata": {"name": name, "namespace": "d"}, "involvedObject": {"name": "p"}});
+        let bytes = serde_json::to_vec(&v).unwrap_or_default();
+        if let Err(e) = store.create(key, bytes).await {
+            panic!("create {key}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn events_stream_to_watchers_but_stay_out_of_the_map() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        // Keys before, inside and after the Event prefixes, in key order.
+        put(store.as_ref(), "/registry/core/configmaps/d/a", "a").await;
+        for i in 0..3 {
+            put(
+                store.as_ref(),
+                &format!("/registry/core/events/d/e{i}"),
+                "e",
+            )
+            .await;
+        }
+        put(store.as_ref(), "/registry/core/namespaces/d", "d").await;
+        put(store.as_ref(), "/registry/events.k8s.io/events/d/n", "n").await;
+        put(store.as_ref(), "/registry/flowcontrol/x/y", "y").await;
+        let cache = WatchCache::start(store.clone()).await.expect("start");
+        let (_, objects) = cache.snapshot();
+        let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "/registry/core/configmaps/d/a",
+                "/registry/core/namespaces/d",
+                "/registry/flowcontrol/x/y"
+            ]
+        );
+
+        let mut live = cache.subscribe();
+        let created = store
+            .create(
+                "/registry/core/events/d/e9",
+                b"{\"metadata\":{\"name\":\"e9\"}}".to_vec(),
+            )
+            .await
+            .expect("create");
+        let updated = store
+            .update(
+                "/registry/core/events/d/e9",
+                b"{\"metadata\":{\"name\":\"e9\"},\"count\":2}".to_vec(),
+                created.mod_revision,
+            )
+            .await
+            .expect("update");
+        store
+            .delete("/registry/core/events/d/e9", Some(updated.mod_revision))
+            .await
+            .expect("delete");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let ev = tokio::time::timeout(Duration::from_secs(5), live.recv())
+                .await
+                .expect("in time")
+                .expect("an event");
+            seen.push((ev.event.event_type, ev.event.prev.is_some()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (WatchEventType::Added, false),
+                (WatchEventType::Modified, true),
+                (WatchEventType::Deleted, true)
+            ]
+        );
+        assert!(cache.get("/registry/core/events/d/e9").is_none());
+        assert_eq!(cache.len(), 3);
+        // Resuming watchers still find them in the ring.
+        let ring = cache
+            .events_after(created.mod_revision - 1, "/registry/core/events/")
+            .expect("in the ring");
+        assert_eq!(ring.len(), 3);
     }
 }

@@ -43,6 +43,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// kube-apiserver's `--event-ttl` default.
+pub const DEFAULT_EVENT_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Settings of one API server.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -54,6 +57,9 @@ pub struct Config {
     pub advertise_address: String,
     /// Extra names/IPs for the serving certificate.
     pub tls_sans: Vec<String>,
+    /// Events are deleted this long after their last write
+    /// (kube-apiserver's `--event-ttl`); zero keeps them forever.
+    pub event_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -68,6 +74,7 @@ impl Config {
             node_port_range: (30000, 32767),
             advertise_address: "127.0.0.1".into(),
             tls_sans: vec![],
+            event_ttl: DEFAULT_EVENT_TTL,
         }
     }
 }

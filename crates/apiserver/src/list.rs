@@ -1,5 +1,6 @@
 //! Lists, served from the watch cache's snapshots: `limit` + `continue`
-//! paginate one consistent snapshot; selectors filter while paging.
+//! paginate one consistent snapshot; selectors filter while paging. Kinds the
+//! cache does not hold (Events) are read from the store at one revision.
 
 use crate::body::{self, Want};
 use crate::cache::{CachedObject, Objects};
@@ -88,6 +89,9 @@ pub async fn read_page(
 ) -> Result<Page, ApiError> {
     let prefix = collection_prefix(info, ns);
     let limit = q.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+    if !crate::cache::is_cached_prefix(&prefix) {
+        return read_page_from_store(srv, info, &prefix, q, limit, filter).await;
+    }
     let (rev, objects, start_after): (Revision, Option<Objects>, Option<String>) =
         match q.get("continue").filter(|c| !c.is_empty()) {
             Some(token) => {
@@ -135,9 +139,68 @@ pub async fn read_page(
             }
             Ok(page)
         }
-        None => page_from_store(srv, info, rev, &prefix, start_after, limit, filter).await,
+        None => {
+            let at = StoreRead::At(rev, TooOld::Continue);
+            page_from_store(srv, info, at, &prefix, start_after, limit, filter).await
+        }
     }
 }
+
+/// A page of a kind the cache does not hold, with the resourceVersion
+/// semantics of a list served without a watch cache (as upstream serves
+/// Events from etcd): a continue token reads at its revision, `Exact` at the
+/// given one, everything else at the latest revision ("0" included), which
+/// must not be older than the one asked for.
+async fn read_page_from_store(
+    srv: &Server,
+    info: &ResourceInfo,
+    prefix: &str,
+    q: &Query,
+    limit: Option<usize>,
+    filter: &Filter,
+) -> Result<Page, ApiError> {
+    if let Some(token) = q.get("continue").filter(|c| !c.is_empty()) {
+        let (rev, last) = decode_continue(token)?;
+        let at = StoreRead::At(rev, TooOld::Continue);
+        return page_from_store(srv, info, at, prefix, Some(last), limit, filter).await;
+    }
+    let rv = q.get("resourceVersion").unwrap_or("");
+    let at = match rv {
+        "" | "0" => StoreRead::Latest(None),
+        n => {
+            let want: Revision = n
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version {n:?}")))?;
+            if q.get("resourceVersionMatch") == Some("Exact") {
+                StoreRead::At(want, TooOld::Exact)
+            } else {
+                StoreRead::Latest(Some(want))
+            }
+        }
+    };
+    page_from_store(srv, info, at, prefix, None, limit, filter).await
+}
+
+/// Which revision a store-served page reads at.
+#[derive(Clone, Copy, Debug)]
+enum StoreRead {
+    /// The latest, which must be at least the given one.
+    Latest(Option<Revision>),
+    /// Exactly this one (a continue token's, or `resourceVersionMatch=Exact`).
+    At(Revision, TooOld),
+}
+
+/// What a read at a compacted revision answers.
+#[derive(Clone, Copy, Debug)]
+enum TooOld {
+    Continue,
+    Exact,
+}
+
+/// Rows read from the store per round while filling one page: a page of a
+/// selective filter (e.g. one pod's events) may scan a whole namespace, in
+/// rounds of this size rather than all at once.
+const STORE_BATCH: usize = 1000;
 
 fn page_from_snapshot(
     objects: &Objects,
@@ -194,61 +257,98 @@ fn page_from_snapshot(
     }
 }
 
-/// Fallback when the snapshot for a continue token is gone: read the store at that revision.
+/// A page read from the store, in rounds of `STORE_BATCH` rows at one
+/// revision. Also the fallback when the snapshot for a continue token is gone.
 async fn page_from_store(
     srv: &Server,
     info: &ResourceInfo,
-    rev: Revision,
+    at: StoreRead,
     prefix: &str,
     mut start_after: Option<String>,
     limit: Option<usize>,
     filter: &Filter,
 ) -> Result<Page, ApiError> {
+    let (mut revision, at_least) = match at {
+        StoreRead::Latest(min) => (None, min),
+        StoreRead::At(rev, _) => (Some(rev), None),
+    };
     let mut items = Vec::new();
-    loop {
+    let (more, remaining) = loop {
+        let left = limit.map(|l| l.saturating_sub(items.len()));
+        // Without a filter every row is an item: read exactly what the page
+        // still needs, and count what follows only on the round that fills it.
+        let batch = match left {
+            Some(left) if filter.is_empty() => left.min(STORE_BATCH),
+            _ => STORE_BATCH,
+        };
+        let fills_page = filter.is_empty() && left == Some(batch);
         let res = srv
             .store
-            .list(berth_store::ListOptions { prefix: prefix.to_string(), start_after: start_after.clone(), limit, revision: Some(rev), ..Default::default() })
+            .list(berth_store::ListOptions {
+                prefix: prefix.to_string(),
+                start_after: start_after.clone(),
+                limit: Some(batch),
+                revision,
+                skip_remaining_count: !fills_page,
+            })
             .await
-            .map_err(|e| match e {
-                berth_store::StoreError::Compacted { .. } => ApiError::gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                ),
-                other => store_err(info, "", other),
-            })?;
+            .map_err(|e| store_read_err(info, at, e))?;
+        if revision.is_none() {
+            if let Some(min) = at_least.filter(|min| *min > res.revision) {
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {min}, current: {}",
+                    res.revision
+                )));
+            }
+        }
+        revision = Some(res.revision);
+        let mut stopped_early = false;
         for kv in &res.items {
-            if let Some(obj) = CachedObject::decode(&kv.key, &kv.value, kv.mod_revision) {
-                if filter.matches(&obj.index) {
-                    items.push(Arc::new(obj));
-                }
+            if limit.is_some_and(|l| items.len() >= l) {
+                stopped_early = true;
+                break;
             }
             start_after = Some(kv.key.clone());
-            if limit.is_some_and(|l| items.len() >= l) {
-                break;
+            let wanted = |index: &ObjectIndex| filter.matches(index);
+            if let Some(obj) = CachedObject::decode_if(&kv.key, &kv.value, kv.mod_revision, wanted)
+            {
+                items.push(Arc::new(obj));
             }
         }
         let full = limit.is_some_and(|l| items.len() >= l);
-        if !res.more || full {
-            let more = res.more
-                || (full
-                    && res
-                        .items
-                        .last()
-                        .map(|kv| Some(&kv.key) != start_after.as_ref())
-                        .unwrap_or(false));
-            let continue_token = if more {
-                start_after.as_deref().map(|k| encode_continue(rev, k))
-            } else {
-                None
-            };
-            let remaining = (more && filter.is_empty()).then_some(res.remaining);
-            return Ok(Page {
-                items,
-                revision: rev,
-                continue_token,
-                remaining,
-            });
+        if full || !res.more {
+            let more = stopped_early || res.more;
+            let remaining = (more && filter.is_empty() && !stopped_early).then_some(res.remaining);
+            break (more, remaining);
         }
+    };
+    let revision = revision.unwrap_or_default();
+    let continue_token = if more {
+        start_after.as_deref().map(|k| encode_continue(revision, k))
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        revision,
+        continue_token,
+        remaining,
+    })
+}
+
+fn store_read_err(info: &ResourceInfo, at: StoreRead, e: berth_store::StoreError) -> ApiError {
+    use berth_store::StoreError;
+    match (e, at) {
+        (StoreError::Compacted { .. }, StoreRead::At(_, TooOld::Continue)) => ApiError::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+        ),
+        (StoreError::Compacted { requested, .. }, _) => ApiError::gone(format!(
+            "The resourceVersion for the provided list is too old. (requested {requested})"
+        )),
+        (StoreError::FutureRevision { requested, current }, _) => ApiError::timeout(format!(
+            "Too large resource version: {requested}, current: {current}"
+        )),
+        (other, _) => store_err(info, "", other),
     }
 }
 

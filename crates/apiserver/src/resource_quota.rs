@@ -111,6 +111,15 @@ fn update_changes_usage(info: &ResourceInfo) -> bool {
     )
 }
 
+/// Whether `key` is stored: the cache answers, except for kinds it does not
+/// hold (Events), which the store does.
+async fn exists(srv: &Server, key: &str) -> bool {
+    if crate::cache::is_cached_key(key) {
+        return srv.cache.get(key).is_some();
+    }
+    matches!(srv.store.get(key).await, Ok(Some(_)))
+}
+
 fn quota_info() -> Result<&'static ResourceInfo, ApiError> {
     berth_api::registry::lookup("", "v1", "resourcequotas")
         .ok_or_else(|| ApiError::internal("resourcequotas are not registered"))
@@ -142,7 +151,7 @@ pub async fn admit(
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if old.is_none() && srv.cache.get(&object_key(info, Some(ns), name)).is_some() {
+    if old.is_none() && exists(srv, &object_key(info, Some(ns), name)).await {
         // It would fail as AlreadyExists: answer that before charging quota for it.
         return Err(ApiError::already_exists(info.group, info.plural, name));
     }

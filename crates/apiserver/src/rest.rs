@@ -435,11 +435,12 @@ pub async fn create(
     }
     let generate_prefix = generated_name_prefix(&obj);
     let obj = prepare_create(srv, info, ns, obj, user)?;
-    let mut obj = if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
-        track_managed(srv, info, None, obj, &manager)
-    } else {
-        obj
-    };
+    let mut obj =
+        if q.get("fieldManager").is_some() || headers.contains_key(http::header::USER_AGENT) {
+            track_managed(srv, info, None, obj, &manager)
+        } else {
+            obj
+        };
     // A generated name may collide (27^5 names: ~130 collisions among
     // 60,000 pods of one ReplicaSet prefix); as upstream since 1.32
     // (RetryGenerateName), try new names a few times before answering 409.

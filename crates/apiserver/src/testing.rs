@@ -17,8 +17,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn with_store(store: Arc<dyn Store>, dir: tempfile::TempDir) -> Self {
+        Self::with_config(store, dir, |_| {}).await
+    }
+
+    /// A server whose settings `configure` changes first (e.g. a short `event_ttl`).
+    pub async fn with_config(
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::new(dir.path().to_path_buf(), 0);
         config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        configure(&mut config);
         let running = crate::start(config, store.clone())
             .await
             .expect("start API server");

@@ -78,7 +78,13 @@ pub async fn watch(
                 .map_err(|e| crate::rest::store_err(info, "", e))?;
         }
         let (rev, objects) = srv.cache.snapshot();
-        replay = Replay::Snapshot(objects);
+        // Kinds the cache does not hold (Events) list the store at the
+        // cache's revision: live events after it follow without a gap.
+        replay = if crate::cache::is_cached_prefix(&prefix) {
+            Replay::Snapshot(objects)
+        } else {
+            Replay::Store(rev)
+        };
         if send_initial && bookmarks {
             after_replay.push(enc.bookmark(rev, true));
         }
@@ -135,6 +141,7 @@ pub async fn watch(
                 }
                 ok
             }
+            Replay::Store(rev) => replay_store(&srv, &prefix, rev, &filter, &mut enc, &tx).await,
             Replay::Ring(events) => {
                 let mut ok = true;
                 for ev in events {
@@ -213,10 +220,61 @@ pub async fn watch(
 enum Replay {
     /// A synthetic ADDED for every matching object of a snapshot.
     Snapshot(Objects),
+    /// A synthetic ADDED for every matching object the store holds at this
+    /// revision (kinds the cache does not hold).
+    Store(Revision),
     /// Events after the requested resourceVersion, from the cache's ring.
     Ring(Vec<Arc<CacheEvent>>),
     /// The store's history up to the given revision (resume from before the ring).
     History(berth_store::WatchStream, Revision),
+}
+
+/// Send an ADDED for every matching object under `prefix` in the store at
+/// `rev`, read a page at a time as the client takes them; false when the
+/// client went away or the read failed (the watch then ends, and the client
+/// starts over).
+async fn replay_store(
+    srv: &Server,
+    prefix: &str,
+    rev: Revision,
+    filter: &Filter,
+    enc: &mut Encoder,
+    tx: &mpsc::Sender<bytes::Bytes>,
+) -> bool {
+    let mut start_after = None;
+    loop {
+        let page = match srv
+            .store
+            .list(berth_store::ListOptions {
+                prefix: prefix.to_string(),
+                start_after: start_after.clone(),
+                limit: Some(500),
+                revision: Some(rev),
+                skip_remaining_count: true,
+            })
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!("watch {prefix}: store list at {rev}: {e}");
+                return false;
+            }
+        };
+        for kv in &page.items {
+            let wanted = |index: &ObjectIndex| filter.matches(index);
+            let Some(obj) = CachedObject::decode_if(&kv.key, &kv.value, kv.mod_revision, wanted)
+            else {
+                continue;
+            };
+            if tx.send(enc.event("ADDED", &obj, None)).await.is_err() {
+                return false;
+            }
+        }
+        start_after = page.items.last().map(|kv| kv.key.clone());
+        if !page.more || start_after.is_none() {
+            return true;
+        }
+    }
 }
 
 /// Send the store's history up to `until`; false when the client went away.

@@ -123,6 +123,10 @@ struct ServerArgs {
     /// Requests the controllers may send at once above --kube-api-qps.
     #[arg(long, default_value_t = 200)]
     kube_api_burst: u32,
+    /// How long an Event is kept after its last write (kube-apiserver's --event-ttl);
+    /// 0 keeps Events forever.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    event_ttl: std::time::Duration,
 }
 
 /// Raise the soft open-files limit to the hard one, as Go programs (every
@@ -253,6 +257,7 @@ fn run(args: ServerArgs, up: bool) -> Result<()> {
             .or_else(host_ip)
             .unwrap_or_else(|| "127.0.0.1".into());
         config.tls_sans = args.tls_san.clone();
+        config.event_ttl = args.event_ttl;
         let running = berth_apiserver::start(config, store)
             .await
             .context("starting the API server")?;

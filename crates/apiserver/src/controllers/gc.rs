@@ -106,6 +106,11 @@ impl Collector {
 
     /// Follow one change; add the work it implies.
     pub fn observe(&mut self, ev: &CacheEvent, work: &mut BTreeSet<Work>) {
+        // Events are not in the cache (their uids would cost the indexes
+        // as much again); they expire by TTL instead (`event_ttl`).
+        if !crate::cache::is_cached_key(&ev.key) {
+            return;
+        }
         let owners_before = self
             .owners_of
             .get(ev.key.as_str())

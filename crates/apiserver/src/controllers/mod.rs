@@ -1,6 +1,6 @@
 //! Loops the API server runs itself because they only touch stored objects:
 //! garbage collection by ownerReferences, namespace lifecycle (incl. the
-//! default ServiceAccount), and store compaction. Level-triggered and
+//! default ServiceAccount), store compaction, and Event expiry. Level-triggered and
 //! incremental: each cache event yields only the work it implies.
 //!
 //! ```text
@@ -8,9 +8,11 @@
 //!              └▶ touches a namespace, or a delete while one terminates ─▶ namespace::pass
 //! start, missed events (lag) ─▶ full rebuild      every 60 s ─▶ namespace::pass
 //! every 5 min ─▶ compaction::pass
+//! Event writes ─▶ event_ttl: expiry queue ─▶ delete a TTL after the last write
 //! ```
 
 pub mod compaction;
+pub mod event_ttl;
 pub mod gc;
 pub mod namespace;
 
@@ -26,6 +28,7 @@ pub fn spawn_all(srv: &Arc<Server>) {
     tokio::spawn(async move { housekeeping(s).await });
     let s = srv.clone();
     tokio::spawn(async move { compaction::run(s).await });
+    event_ttl::spawn(srv);
 }
 
 const NAMESPACES: &str = "/registry/core/namespaces/";

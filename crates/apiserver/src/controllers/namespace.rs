@@ -3,6 +3,7 @@
 //! active namespace gets its `default` ServiceAccount.
 
 use super::gc::edit;
+use crate::cache::CachedObject;
 use crate::rest;
 use crate::{Server, User};
 use berth_api::registry::REGISTRY;
@@ -44,12 +45,14 @@ async fn finish_deletion(srv: &Arc<Server>, objects: &crate::cache::Objects, ns:
         .filter(|r| r.namespaced() && r.version == r.storage_version)
     {
         let prefix = format!("{}{}/", info.storage_prefix(), ns);
-        let lower = std::ops::Bound::Included(prefix.clone());
-        let keys: Vec<(String, bool)> = objects
-            .range((lower, std::ops::Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, c)| (k.clone(), c.index.deleting))
-            .collect();
+        let keys = match content(srv, objects, &prefix).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!("namespace controller: list {prefix}: {e}");
+                remaining += 1;
+                continue;
+            }
+        };
         for (key, deleting) in keys {
             remaining += 1;
             if deleting {
@@ -106,6 +109,47 @@ async fn finish_deletion(srv: &Arc<Server>, objects: &crate::cache::Objects, ns:
             .is_none_or(|f| f.is_empty());
         if spec_empty && meta_empty {
             let _ = srv.store.delete(&key, Some(rev)).await;
+        }
+    }
+}
+
+/// The keys under `prefix` and whether each is already being deleted: from
+/// the cache's snapshot, or from the store for kinds the cache does not hold
+/// (Events).
+async fn content(
+    srv: &Server,
+    objects: &crate::cache::Objects,
+    prefix: &str,
+) -> Result<Vec<(String, bool)>, berth_store::StoreError> {
+    if crate::cache::is_cached_prefix(prefix) {
+        let lower = std::ops::Bound::Included(prefix.to_string());
+        return Ok(objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, c)| (k.clone(), c.index.deleting))
+            .collect());
+    }
+    let mut keys = Vec::new();
+    let mut start_after = None;
+    loop {
+        let page = srv
+            .store
+            .list(berth_store::ListOptions {
+                prefix: prefix.to_string(),
+                start_after: start_after.clone(),
+                limit: Some(1000),
+                revision: None,
+                skip_remaining_count: true,
+            })
+            .await?;
+        for kv in &page.items {
+            let deleting = CachedObject::decode(&kv.key, &kv.value, kv.mod_revision)
+                .is_some_and(|c| c.index.deleting);
+            keys.push((kv.key.clone(), deleting));
+        }
+        start_after = page.items.last().map(|kv| kv.key.clone());
+        if !page.more || start_after.is_none() {
+            return Ok(keys);
         }
     }
 }
