@@ -72,6 +72,13 @@ impl Dispatch {
         self.lock().pods.clone()
     }
 
+    /// How many pods seen so far match `pred`, counted under the lock
+    /// (polling loops: a copy of 150,000 tracks every 500 ms held the lock
+    /// the pod events are routed under, and starved the hollow kubelets).
+    pub fn count_pods(&self, pred: impl Fn(&PodTrack) -> bool) -> usize {
+        self.lock().pods.values().filter(|t| pred(t)).count()
+    }
+
     /// Pods seen that are not deleted: (total, bound, running).
     pub fn counts(&self) -> (usize, usize, usize) {
         let state = self.lock();

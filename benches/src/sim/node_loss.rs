@@ -78,13 +78,9 @@ pub async fn run(
                 ));
             }
         }
-        let running_elsewhere = cluster
-            .dispatch
-            .pods()
-            .values()
-            .filter(|t| t.running.is_some() && !t.deleted && !t.terminating)
-            .filter(|t| !lost.contains(&t.node))
-            .count();
+        let running_elsewhere = cluster.dispatch.count_pods(|t| {
+            t.running.is_some() && !t.deleted && !t.terminating && !lost.contains(&t.node)
+        });
         if let (Some(not_ready), true) = (all_not_ready, running_elsewhere >= expected_running) {
             return Ok(NodeLossRun {
                 nodes_lost: lost.len(),
