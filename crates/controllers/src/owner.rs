@@ -98,36 +98,26 @@ where
         let size = batch.min(remaining);
         let results = futures::future::join_all((0..size).map(|_| api.create(&params, pod))).await;
         let mut first_error = None;
+        let mut events = Vec::with_capacity(size);
         for result in results {
             match result {
                 Ok(created) => {
                     ctx.informers.pods().expect_written(&owner_uid, &created);
                     let msg = format!("Created pod: {}", created.name_any());
-                    crate::events::record(
-                        &ctx.client,
-                        component,
-                        owner,
-                        "Normal",
-                        "SuccessfulCreate",
-                        msg,
-                    )
-                    .await;
+                    events.push(("Normal", "SuccessfulCreate", msg));
                 }
                 Err(err) => {
-                    let msg = format!("Error creating: {err}");
-                    crate::events::record(
-                        &ctx.client,
-                        component,
-                        owner,
-                        "Warning",
-                        "FailedCreate",
-                        msg,
-                    )
-                    .await;
+                    events.push(("Warning", "FailedCreate", format!("Error creating: {err}")));
                     first_error.get_or_insert(err);
                 }
             }
         }
+        // A batch's events at once, like its creates: one after another they
+        // held the next batch back by a round trip per pod.
+        futures::future::join_all(events.into_iter().map(|(type_, reason, msg)| {
+            crate::events::record(&ctx.client, component, owner, type_, reason, msg)
+        }))
+        .await;
         if let Some(err) = first_error {
             return Err(err.into());
         }
