@@ -12,10 +12,12 @@ use futures::stream::BoxStream;
 
 mod keyrange;
 mod memory;
+mod scan;
 mod sqlite;
 mod watch;
 
 pub use memory::MemoryStore;
+pub use scan::scan;
 pub use sqlite::SqliteStore;
 
 pub type Revision = i64;

@@ -336,36 +336,18 @@ async fn resync(
     let ttl = srv.config.event_ttl;
     for prefix in EVENT_PREFIXES {
         let mut stored = Vec::new();
-        let mut start_after = None;
-        let mut at = None;
-        loop {
-            let page = srv
-                .store
-                .list(berth_store::ListOptions {
-                    prefix: prefix.to_string(),
-                    start_after: start_after.clone(),
-                    limit: Some(1000),
-                    revision: at,
-                    skip_remaining_count: true,
-                })
-                .await?;
-            at = Some(page.revision);
-            let (now, wall_now) = (Instant::now(), Utc::now());
-            for kv in page.items {
-                let written = if starting {
-                    last_written(&kv.value)
-                } else {
-                    None
-                };
-                let expires = expiry_of(written, ttl, now, wall_now);
-                start_after = Some(kv.key.clone());
-                stored.push((kv.key, kv.mod_revision, expires));
-            }
-            if !page.more || start_after.is_none() {
-                break;
-            }
-        }
-        lock(queue).reconcile(prefix, at.unwrap_or_default(), stored);
+        let (now, wall_now) = (Instant::now(), Utc::now());
+        let at = berth_store::scan(srv.store.as_ref(), prefix, |kv| {
+            let written = if starting {
+                last_written(&kv.value)
+            } else {
+                None
+            };
+            let expires = expiry_of(written, ttl, now, wall_now);
+            stored.push((kv.key, kv.mod_revision, expires));
+        })
+        .await?;
+        lock(queue).reconcile(prefix, at, stored);
     }
     Ok(())
 }

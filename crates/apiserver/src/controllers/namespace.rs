@@ -130,28 +130,13 @@ async fn content(
             .collect());
     }
     let mut keys = Vec::new();
-    let mut start_after = None;
-    loop {
-        let page = srv
-            .store
-            .list(berth_store::ListOptions {
-                prefix: prefix.to_string(),
-                start_after: start_after.clone(),
-                limit: Some(1000),
-                revision: None,
-                skip_remaining_count: true,
-            })
-            .await?;
-        for kv in &page.items {
-            let deleting = CachedObject::decode(&kv.key, &kv.value, kv.mod_revision)
-                .is_some_and(|c| c.index.deleting);
-            keys.push((kv.key.clone(), deleting));
-        }
-        start_after = page.items.last().map(|kv| kv.key.clone());
-        if !page.more || start_after.is_none() {
-            return Ok(keys);
-        }
-    }
+    berth_store::scan(srv.store.as_ref(), prefix, |kv| {
+        let deleting = CachedObject::decode(&kv.key, &kv.value, kv.mod_revision)
+            .is_some_and(|c| c.index.deleting);
+        keys.push((kv.key, deleting));
+    })
+    .await?;
+    Ok(keys)
 }
 
 async fn ensure_default_service_account(
