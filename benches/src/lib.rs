@@ -10,6 +10,7 @@ pub mod node;
 pub mod report;
 pub mod server;
 pub mod stats;
+pub mod summary;
 pub mod watches;
 pub mod workloads;
 

@@ -10,6 +10,7 @@
 //! ```
 
 use anyhow::{Context, Result};
+use berth_bench::summary::{self, Figures};
 use berth_bench::{create_namespace, creates, discovery, lists, node, report, server, watches};
 use clap::Parser;
 use kube::Client;
@@ -46,6 +47,9 @@ struct Args {
     /// Run only the node phase (quicker when working on the agent).
     #[arg(long, conflicts_with = "skip_node")]
     only_node: bool,
+    /// Where the figures go as JSON rows, for `bench-summary`.
+    #[arg(long, default_value = "target/bench/berth-bench.json")]
+    json: PathBuf,
 }
 
 fn progress(started: Instant, what: &str) {
@@ -91,7 +95,7 @@ async fn main() -> Result<()> {
         println!();
         report::rule();
         report::print_node(&node);
-        return Ok(());
+        return write_json(&args.json, summary::node_rows(&node));
     }
     progress(
         started,
@@ -231,7 +235,7 @@ async fn main() -> Result<()> {
         node::NodeOutcome::Ran(_) => {}
     }
 
-    report::print(&report::Report {
+    let report = report::Report {
         startup: ready.startup,
         discovery,
         creates,
@@ -249,7 +253,20 @@ async fn main() -> Result<()> {
         phases,
         node,
         total: started.elapsed(),
-    });
+    };
+    report::print(&report);
+    write_json(&args.json, summary::report_rows(&report))
+}
+
+fn write_json(path: &std::path::Path, rows: Vec<summary::Row>) -> Result<()> {
+    let figures = Figures {
+        program: "berth-bench".into(),
+        note: None,
+        rows,
+    };
+    summary::write_figures(path, &figures)
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("figures written to {}", path.display());
     Ok(())
 }
 

@@ -2,7 +2,10 @@
 //! sending one UDP query at a time for a few seconds; prints queries/s and
 //! latency percentiles.
 //!
-//! cargo run --release -p berth-dns --example qps [-- <clients> <seconds>]
+//! cargo run --release -p berth-dns --example qps [-- <clients> <seconds>] [--json FILE]
+//!
+//! `--json FILE` also writes the figures as rows (section, figure, value,
+//! unit, display, goal, met) for `make bench`'s summary (benches/src/summary.rs).
 
 use berth_dns::fixtures::*;
 use berth_dns::proto::op::{Message, Query, ResponseCode};
@@ -86,9 +89,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
-    let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let json_file = match args.iter().position(|a| a == "--json") {
+        Some(i) if i + 1 < args.len() => Some(args.drain(i..i + 2).nth(1).unwrap_or_default()),
+        _ => None,
+    };
+    let clients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(4);
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
 
     let records =
         Arc::new(ClusterRecords::new("cluster.local", 5, PodMode::Insecure).expect("zone"));
@@ -158,5 +165,67 @@ async fn main() {
             .as_secs_f64()
             * 1e6,
     );
+    if let Some(path) = &json_file {
+        let figures = json_rows(
+            clients,
+            seconds,
+            answered as f64 / elapsed.as_secs_f64().max(1e-9),
+            percentile(&all.latencies, 0.50),
+            percentile(&all.latencies, 0.99),
+            all.lost,
+            all.wrong,
+        );
+        let written = serde_json::to_string_pretty(&figures)
+            .map_err(std::io::Error::other)
+            .and_then(|text| std::fs::write(path, text + "\n"));
+        if let Err(e) = written {
+            eprintln!("writing {path}: {e}");
+        }
+    }
     let _ = server.shutdown().await;
+}
+
+/// The figures in the row shape of benches/src/summary.rs (this crate must
+/// not depend on berth-bench, so the field names are repeated here). The
+/// issues set no goal for DNS; the rows only report.
+fn json_rows(
+    clients: usize,
+    seconds: u64,
+    qps: f64,
+    p50: Duration,
+    p99: Duration,
+    lost: usize,
+    wrong: usize,
+) -> serde_json::Value {
+    const SECTION: &str = "cluster DNS";
+    let row = |figure: &str, value: f64, unit: &str, display: String| {
+        serde_json::json!({
+            "section": SECTION, "figure": figure, "value": value, "unit": unit,
+            "display": display, "goal": null, "met": null,
+        })
+    };
+    serde_json::json!({
+        "program": "berth-dns example qps",
+        "note": null,
+        "rows": [
+            row(
+                "queries/s",
+                qps,
+                "1/s",
+                format!("{qps:.0}/s ({SERVICES} services, {clients} clients, {seconds} s)"),
+            ),
+            row(
+                "query latency p99",
+                p99.as_secs_f64() * 1e3,
+                "ms",
+                format!("{:.2} ms (p50 {:.0} µs)", p99.as_secs_f64() * 1e3, p50.as_secs_f64() * 1e6),
+            ),
+            row(
+                "queries lost + wrong answers",
+                (lost + wrong) as f64,
+                "queries",
+                format!("{lost} lost, {wrong} wrong"),
+            ),
+        ],
+    })
 }

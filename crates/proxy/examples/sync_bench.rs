@@ -2,13 +2,21 @@
 //! namespace: a full render + apply of N services, then single changes
 //! (render of everything + diff + apply of the diff), as `run` does them.
 //!
-//! `cargo run --release -p berth-proxy --example sync_bench` (as root).
+//! `cargo run --release -p berth-proxy --example sync_bench [-- --json FILE]` (as root).
+//! `--json FILE` also writes the figures as rows (section, figure, value,
+//! unit, display, goal, met) for `make bench`'s summary (benches/src/summary.rs).
 
 use berth_proxy::fixtures::{node, ready, service, slice};
 use berth_proxy::netns::{skip_reason, TestNetns};
 use berth_proxy::{render, ClusterObjects, Nft, SyncKind, Syncer};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+const SECTION: &str = "proxy: nftables sync";
+/// The goal: one change applied within a second at 10,000 services.
+const GOAL_SERVICES: usize = 10_000;
+const GOAL_ONE_CHANGE: Duration = Duration::from_secs(1);
 
 fn ip(base: u8, i: usize) -> String {
     format!("10.{base}.{}.{}", (i >> 8) & 0xff, i & 0xff)
@@ -47,7 +55,69 @@ fn ms(d: Duration) -> String {
     format!("{:8.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn step(syncer: &mut Syncer, objects: &ClusterObjects, label: &str, want: SyncKind) {
+/// One timed sync as a summary row (field names of benches/src/summary.rs,
+/// repeated here: this crate must not depend on berth-bench).
+fn row(label: &str, services: usize, total: Duration, kind: SyncKind, rules: usize) -> Value {
+    let one_change = label.starts_with("one ");
+    let (goal, met) = if one_change && services == GOAL_SERVICES {
+        (json!("≤ 1 s"), json!(total <= GOAL_ONE_CHANGE))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    json!({
+        "section": SECTION,
+        "figure": format!("{label}, {} services", thousands(services)),
+        "value": total.as_secs_f64() * 1000.0,
+        "unit": "ms",
+        "display": format!("{:.0} ms ({kind:?}, {rules} rules)", total.as_secs_f64() * 1000.0),
+        "goal": goal,
+        "met": met,
+    })
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn json_path() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn write_json(path: &str, note: Option<&str>, rows: Vec<Value>) {
+    let figures = json!({
+        "program": "berth-proxy example sync_bench",
+        "note": note,
+        "rows": rows,
+    });
+    let written = serde_json::to_string_pretty(&figures)
+        .map_err(std::io::Error::other)
+        .and_then(|text| std::fs::write(path, text + "\n"));
+    if let Err(e) = written {
+        eprintln!("writing {path}: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn step(
+    syncer: &mut Syncer,
+    objects: &ClusterObjects,
+    label: &str,
+    want: SyncKind,
+    services: usize,
+    rows: &mut Vec<Value>,
+) {
     let facts = node();
     let started = Instant::now();
     let desired = render(&facts, objects);
@@ -71,14 +141,24 @@ fn step(syncer: &mut Syncer, objects: &ClusterObjects, label: &str, want: SyncKi
         report.kind,
         report.script_bytes
     );
+    rows.push(row(label, services, total, report.kind, rules));
 }
 
 fn main() {
+    let json_file = json_path();
     if let Some(reason) = skip_reason() {
         println!("sync_bench needs root, nft and ip: {reason}");
+        if let Some(path) = &json_file {
+            write_json(
+                path,
+                Some(&format!("needs root, nft and ip: {reason}")),
+                Vec::new(),
+            );
+        }
         return;
     }
-    for count in [1_000usize, 10_000] {
+    let mut rows = Vec::new();
+    for count in [1_000usize, GOAL_SERVICES] {
         let ns = match TestNetns::create() {
             Ok(ns) => ns,
             Err(err) => {
@@ -97,6 +177,8 @@ fn main() {
             &objects,
             "full sync (table recreated)",
             SyncKind::Full,
+            count,
+            &mut rows,
         );
 
         // One endpoint becomes a third: 1 new chain, 1 rewritten.
@@ -118,6 +200,8 @@ fn main() {
             &objects,
             "one endpoint added",
             SyncKind::Partial,
+            count,
+            &mut rows,
         );
 
         objects.services.push(Arc::new(service(
@@ -138,6 +222,8 @@ fn main() {
             &objects,
             "one service added",
             SyncKind::Partial,
+            count,
+            &mut rows,
         );
 
         objects.services.remove(0);
@@ -146,8 +232,20 @@ fn main() {
             &objects,
             "one service deleted",
             SyncKind::Partial,
+            count,
+            &mut rows,
         );
-        step(&mut syncer, &objects, "no change", SyncKind::Unchanged);
+        step(
+            &mut syncer,
+            &objects,
+            "no change",
+            SyncKind::Unchanged,
+            count,
+            &mut rows,
+        );
         drop(ns);
+    }
+    if let Some(path) = &json_file {
+        write_json(path, None, rows);
     }
 }

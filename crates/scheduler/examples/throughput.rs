@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p berth-scheduler --example throughput -- --nodes 5000 --pods 10000
 //!   [--mix mixed|plain|node-affinity|zone-spread|anti-affinity|preferred-affinity|default-spread]
-//!   [--percentage N] [--seed N] [--placements FILE]
+//!   [--percentage N] [--seed N] [--placements FILE] [--json FILE]
 //! ```
 //! Nodes: 32 cpu / 128Gi / 110 pods, hostname + one of 10 zones, every
 //! third `disk=ssd`. Pods of the `mixed` mix (the default), in turn: plain
@@ -17,6 +17,8 @@
 //! deciding them). Ties are broken by a seeded generator (`--seed`), so
 //! `--placements FILE` (one "pod node evaluated feasible" line per pod) is
 //! the same from run to run and can be compared across versions.
+//! `--json FILE` also writes the figures as rows (section, figure, value,
+//! unit, display, goal, met) for `make bench`'s summary (benches/src/summary.rs).
 
 use berth_scheduler::cache::SchedulerCache;
 use berth_scheduler::label_selector::Selector;
@@ -189,6 +191,7 @@ fn main() {
     let seed = arg("--seed", 7) as u64;
     let mix = arg_str("--mix").unwrap_or_else(|| "mixed".to_string());
     let placements_file = arg_str("--placements");
+    let json_file = arg_str("--json");
     let kind_of = |i: usize| -> &'static str {
         if mix == "mixed" {
             mixed_kind(i)
@@ -286,11 +289,61 @@ fn main() {
         pct(0.99),
         pct(1.0)
     );
-    for (kind, (n, total)) in per_kind {
+    for (kind, (n, total)) in &per_kind {
         println!(
             "  {kind:<20} {n:>6} pods {:>8.0} decisions/s, mean {:?}",
-            rate(n, total),
-            total / n.max(1) as u32
+            rate(*n, *total),
+            *total / (*n).max(1) as u32
         );
     }
+    if let Some(path) = &json_file {
+        let overall = rate(num_pods, busy);
+        let figures = json_rows(num_nodes, num_pods, &mix, overall, pct(0.99), unschedulable);
+        let written = serde_json::to_string_pretty(&figures)
+            .map_err(std::io::Error::other)
+            .and_then(|text| std::fs::write(path, text + "\n"));
+        if let Err(e) = written {
+            eprintln!("writing {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The figures in the row shape of benches/src/summary.rs (this crate must
+/// not depend on berth-bench, so the field names are repeated here).
+fn json_rows(
+    nodes: usize,
+    pods: usize,
+    mix: &str,
+    overall: f64,
+    p99: Duration,
+    unschedulable: usize,
+) -> serde_json::Value {
+    const SECTION: &str = "scheduler (in memory, real framework)";
+    // The goal is set at 5,000 nodes; a smaller cluster would flatter the figure.
+    let met = (nodes >= 5000).then_some(overall >= 5000.0);
+    serde_json::json!({
+        "program": "berth-scheduler example throughput",
+        "note": null,
+        "rows": [
+            {
+                "section": SECTION,
+                "figure": "decisions/s",
+                "value": overall,
+                "unit": "1/s",
+                "display": format!("{overall:.0}/s at {nodes} nodes, {pods} pods ({mix}, {unschedulable} unschedulable)"),
+                "goal": "≥ 5,000 pods/s at 5,000 nodes (kube-scheduler CI floor 680–810)",
+                "met": met,
+            },
+            {
+                "section": SECTION,
+                "figure": "per decision p99",
+                "value": p99.as_secs_f64() * 1000.0,
+                "unit": "ms",
+                "display": format!("{:.2} ms", p99.as_secs_f64() * 1000.0),
+                "goal": null,
+                "met": null,
+            },
+        ],
+    })
 }
