@@ -181,6 +181,11 @@ pub async fn down(data_dir: &Path) -> Result<()> {
                 step(&format!("removed bridge {}", berth_kubelet::cni::BRIDGE));
             }
         }
+        let removed =
+            berth_kubelet::forward_rules::remove(&data_dir.join("agent").display().to_string());
+        if removed > 0 {
+            step(&format!("removed {removed} iptables FORWARD rule(s)"));
+        }
         if berth_proxy::cleanup_table().is_ok() {
             step("removed nftables table ip berth");
         }

@@ -98,6 +98,12 @@ pub async fn start_with(
             source,
         }
     })?;
+    if cfg.manage_routes {
+        let owner = cfg.root.canonicalize().unwrap_or_else(|_| cfg.root.clone());
+        if let Err(e) = crate::forward_rules::ensure(&pod_cidr, &owner.display().to_string()) {
+            tracing::warn!("pod traffic may be dropped by a FORWARD policy of DROP: {e}");
+        }
+    }
     tokio::spawn(reporter.run());
     if cfg.manage_routes {
         tokio::spawn(crate::routes::run(client.clone(), cfg.node_name.clone()));

@@ -13,7 +13,9 @@ pub struct KubeletConfig {
     pub default_pod_cidr: String,
     /// How long to wait for the control plane to assign `spec.podCIDR`.
     pub pod_cidr_wait: std::time::Duration,
-    /// Keep routes to the other nodes' pod CIDRs (routes.rs).
+    /// This agent owns the host's network: routes to the other nodes' pod
+    /// CIDRs (routes.rs) and the FORWARD rules for its own (forward_rules.rs).
+    /// Off for hollow nodes and tests that share a host.
     pub manage_routes: bool,
     pub cluster_dns: Vec<String>,
     pub cluster_domain: String,

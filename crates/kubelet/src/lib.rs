@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod events;
+pub mod forward_rules;
 pub mod gc;
 pub mod host;
 pub mod node;
