@@ -283,11 +283,28 @@ async fn route(
             return other(join::credentials(srv, &raw));
         }
         "/openapi/v2" => {
-            return other(Err(ApiError::new(
-                404,
-                "NotFound",
-                "OpenAPI v2 is not served by berth; use /openapi/v3",
-            )))
+            // kubectl validates `kind: List` items client-side against v2.
+            let Some(format) = berth_openapi::V2Format::negotiate(&accept) else {
+                return other(Ok(text(StatusCode::NOT_ACCEPTABLE, "")));
+            };
+            let doc = srv.openapi.v2(format);
+            let not_modified = req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|tags| doc.not_modified(tags));
+            let (status, body) = if not_modified {
+                (StatusCode::NOT_MODIFIED, Body::empty())
+            } else {
+                (StatusCode::OK, Body::from(doc.body))
+            };
+            return other(Ok(Response::builder()
+                .status(status)
+                .header(header::CONTENT_TYPE, doc.content_type)
+                .header(header::ETAG, doc.etag)
+                .header(header::VARY, "Accept")
+                .body(body)
+                .unwrap_or_default()));
         }
         _ => {}
     }

@@ -701,3 +701,92 @@ fn scheduler_and_controllers_hold_their_leases() {
         |n: &str| c.get_json(&["lease", "-n", "kube-system", n])["spec"]["holderIdentity"].clone();
     assert_eq!(holder("kube-scheduler"), holder("kube-controller-manager"));
 }
+
+/// `kind: List` files: the List kind has no server-side field validation,
+/// so kubectl validates every item client-side against the `/openapi/v2`
+/// (gnostic protobuf) definition carrying the item's GVK, then creates the
+/// items one by one. An unknown field fails the whole file before anything
+/// is created, with kube-openapi's message.
+#[test]
+fn list_files_are_validated_against_openapi_v2_and_created() {
+    let c = Cluster::shared();
+    let ns = c.namespace("list-test");
+    let write = |name: &str, text: &str| {
+        let path = c.dir.path().join(name);
+        std::fs::write(&path, text).expect("write list file");
+        path.display().to_string()
+    };
+    let list = write(
+        "list.yaml",
+        r#"apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {x: "1"}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+"#,
+    );
+    let out = c.kubectl(&["create", "-n", &ns, "-f", &list]);
+    assert!(out.contains("configmap/a created"), "{out}");
+    assert!(out.contains("configmap/b created"), "{out}");
+    assert_eq!(c.get_json(&["cm", "a", "-n", &ns])["data"]["x"], "1");
+    assert_eq!(c.get_json(&["cm", "b", "-n", &ns])["metadata"]["name"], "b");
+
+    // apply: created, then configured / unchanged.
+    let applied = |x: &str| {
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n\
+             - {{apiVersion: v1, kind: ConfigMap, metadata: {{name: c}}, data: {{x: \"{x}\"}}}}\n\
+             - {{apiVersion: apps/v1, kind: Deployment, metadata: {{name: d}}, spec: {{selector: {{matchLabels: {{app: d}}}}, template: {{metadata: {{labels: {{app: d}}}}, spec: {{containers: [{{name: c, image: busybox, ports: [{{containerPort: 80}}]}}]}}}}}}}}\n"
+        )
+    };
+    let first = write("apply1.yaml", &applied("1"));
+    let out = c.kubectl(&["apply", "-n", &ns, "-f", &first]);
+    assert!(out.contains("configmap/c created"), "{out}");
+    assert!(out.contains("deployment.apps/d created"), "{out}");
+    let second = write("apply2.yaml", &applied("2"));
+    let out = c.kubectl(&["apply", "-n", &ns, "-f", &second]);
+    assert!(out.contains("configmap/c configured"), "{out}");
+    assert!(out.contains("deployment.apps/d unchanged"), "{out}");
+    assert_eq!(c.get_json(&["cm", "c", "-n", &ns])["data"]["x"], "2");
+
+    // Unknown fields in items, top level and nested: rejected by kubectl
+    // before any request creates something.
+    let bad = write(
+        "bad.yaml",
+        r#"apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: e}, foo: 1}
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: f}, spec: {foo: 1, selector: {matchLabels: {app: f}}, template: {metadata: {labels: {app: f}}, spec: {containers: [{name: c, image: busybox}]}}}}
+"#,
+    );
+    for verb in ["create", "apply"] {
+        let err = c.kubectl_fails(&[verb, "-n", &ns, "-f", &bad], None);
+        assert!(err.contains("error validating data: ["), "{err}");
+        assert!(
+            err.contains(
+                "ValidationError(ConfigMap): unknown field \"foo\" in io.k8s.api.core.v1.ConfigMap"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "ValidationError(Deployment.spec): unknown field \"foo\" in io.k8s.api.apps.v1.DeploymentSpec"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("--validate=false"), "{err}");
+    }
+    let left = c.kubectl(&["get", "cm,deploy", "-n", &ns, "-o", "name"]);
+    assert!(!left.contains("configmap/e"), "{left}");
+    assert!(!left.contains("deployment.apps/f"), "{left}");
+
+    // The JSON form, as `get --raw` asks for it.
+    let v2 = c.raw("/openapi/v2");
+    assert_eq!(v2["swagger"], "2.0");
+    assert_eq!(
+        v2["definitions"]["io.k8s.api.core.v1.ConfigMap"]["properties"]["data"]
+            ["additionalProperties"]["type"],
+        "string"
+    );
+}

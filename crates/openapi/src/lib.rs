@@ -10,6 +10,8 @@
 mod decode;
 mod document;
 mod extensions;
+mod gnostic;
+mod gnostic_encode;
 mod go_base64;
 mod go_quantity;
 mod go_time;
@@ -17,6 +19,11 @@ mod kinds;
 mod paths;
 mod shape;
 mod strict;
+mod swagger;
+mod v2;
+mod yaml_text;
+
+pub use v2::{V2Format, V2Response, V2_PROTOBUF_CONTENT_TYPE};
 
 use std::sync::{Arc, OnceLock};
 
@@ -25,6 +32,7 @@ use sha2::{Digest, Sha512};
 
 use crate::document::{document_path, group_versions, list_definition};
 use crate::shape::Shapes;
+use crate::v2::V2Document;
 
 /// A built group-version document with its content hash.
 struct Built {
@@ -80,6 +88,7 @@ impl GroupVersionEntry {
 struct Inner {
     entries: Vec<GroupVersionEntry>,
     shapes: OnceLock<Shapes>,
+    v2: OnceLock<V2Document>,
 }
 
 /// The OpenAPI v3 service of every group version in `berth_api::REGISTRY`.
@@ -112,6 +121,7 @@ impl OpenApi {
             inner: Arc::new(Inner {
                 entries,
                 shapes: OnceLock::new(),
+                v2: OnceLock::new(),
             }),
         }
     }
@@ -195,6 +205,16 @@ impl OpenApi {
     ) -> Option<String> {
         let (shapes, root) = self.root_index(group, version, kind)?;
         decode::decode_error(shapes, root, obj)
+    }
+
+    /// The `/openapi/v2` (Swagger 2.0) document in `format`: every
+    /// definition of every group version, no paths. Built on the first call
+    /// (both encodings at once), then served from the cache.
+    pub fn v2(&self, format: V2Format) -> V2Response {
+        self.inner
+            .v2
+            .get_or_init(V2Document::build)
+            .response(format)
     }
 
     /// The shape table (built on first use) and the kind's definition in it.
