@@ -19,7 +19,8 @@ static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     let host = format!(r"(?:{domain_name}|\[(?:[a-fA-F0-9:]+)\])");
     let domain = format!(r"{host}(?::[0-9]+)?");
     let name = format!(r"(?:{domain}/)?{path_component}(?:/{path_component})*");
-    let tag = r"[\w][\w.-]{0,127}";
+    // Go's `\w` is ASCII-only; Rust's is Unicode (and its DFA ~10 MB).
+    let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
     let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
     let pattern = format!(r"^({name})(?::({tag}))?(?:@({digest}))?$");
     // The pattern is a constant built above; failing to compile is a programming error.
@@ -172,6 +173,8 @@ mod tests {
             ("Nginx", "invalid reference format: repository name (library/Nginx) must be lowercase"),
             ("nginx:", "invalid reference format"),
             ("nginx::1", "invalid reference format"),
+            // Go's \w in the tag grammar is ASCII: a Unicode letter is not a tag.
+            ("nginx:vé", "invalid reference format"),
             ("-nginx", "invalid reference format"),
             ("nginx@sha256:abc", "invalid reference format"),
             ("nginx@md5:0123456789abcdef0123456789abcdef", "unsupported digest algorithm"),
