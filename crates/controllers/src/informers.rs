@@ -370,7 +370,11 @@ impl<K: Cached> Informer<K> {
             return;
         }
         let shared = self.shared.clone();
-        let events = watcher(self.api.clone(), self.config.clone()).default_backoff();
+        // No controller reads managedFields: dropping them before caching
+        // keeps them out of every cached copy (as upstream's informers do).
+        let events = watcher(self.api.clone(), self.config.clone())
+            .modify(|obj: &mut K| obj.meta_mut().managed_fields = None)
+            .default_backoff();
         let handle = tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
             while let Some(event) = events.next().await {

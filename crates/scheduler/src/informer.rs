@@ -1,23 +1,23 @@
-//! One watch per kind (kube's reflector over Pods and Nodes in all
+//! One watch per kind (kube's watcher over Pods and Nodes in all
 //! namespaces) feeding the scheduler cache and queue:
 //!
 //! ```text
-//! Pods  ─▶ reflector store ─┬─ pending & ours ──────────▶ queue (add / update)
+//! Pods  ─▶ kept_pod (trim) ─┬─ pending & ours ──────────▶ queue (add / update)
 //!                           ├─ bound ───────────────────▶ cache (confirm / count)
 //!                           └─ deleted / finished ──────▶ cache − pod, queue: move all
-//! Nodes ─▶ reflector store ─┬─ added / relevant change ─▶ cache, queue: move all
+//! Nodes ─▶ kept_node ───────┬─ added / relevant change ─▶ cache, queue: move all
 //!                           └─ deleted ─────────────────▶ cache − node
 //! ```
-//! After every (re)list the stores hold the full set; anything the cache
-//! still has that the list lacks was deleted while the watch was down.
+//! After every (re)list, anything the cache still has that the list lacked
+//! was deleted while the watch was down.
 
 use crate::cache::CacheChange;
 use crate::pod_info::{needs_scheduling, node_name, PodInfo};
 use crate::scheduler::Shared;
+use crate::trim::{kept_node, kept_pod};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -87,49 +87,50 @@ pub(crate) fn on_node(shared: &Shared, node: Arc<Node>) {
     }
 }
 
-/// After a (re)list: drop what the cluster no longer has.
-fn reconcile_pods(shared: &Shared, store: &Store<Pod>) {
-    let live: HashSet<String> = store.state().iter().map(|p| uid_of(p)).collect();
+/// After a (re)list: drop what the cluster no longer has (`listed`: the
+/// UIDs the list showed).
+fn reconcile_pods(shared: &Shared, listed: &HashSet<String>) {
     let known: Vec<String> = {
         let state = shared.state();
         let mut uids = state.cache.pod_uids();
         uids.extend(state.queue.uids());
         uids
     };
-    for uid in known.into_iter().filter(|u| !live.contains(u)) {
+    for uid in known.into_iter().filter(|u| !listed.contains(u)) {
         on_pod_deleted(shared, &uid);
     }
 }
 
-fn reconcile_nodes(shared: &Shared, store: &Store<Node>) {
-    let live: HashSet<String> = store
-        .state()
-        .iter()
-        .filter_map(|n| n.metadata.name.clone())
-        .collect();
+fn reconcile_nodes(shared: &Shared, listed: &HashSet<String>) {
     let mut state = shared.state();
     for name in state.cache.node_names() {
-        if !live.contains(&name) {
+        if !listed.contains(&name) {
             state.cache.remove_node(&name);
         }
     }
 }
 
+// The watches keep no store of their own (a reflector's would be one more
+// full copy of every pod): the cache and queue are the only copies, and a
+// (re)list only needs the keys it showed to find what vanished meanwhile.
+
 pub(crate) async fn watch_pods(shared: Arc<Shared>, synced: watch::Sender<bool>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
-    let (store, writer) = reflector::store();
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
+    // UIDs the current (re)list has shown so far.
+    let mut listed = HashSet::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Apply(pod)) | Ok(watcher::Event::InitApply(pod)) => {
-                on_pod(&shared, Arc::new(pod));
+            Ok(watcher::Event::Apply(pod)) => on_pod(&shared, Arc::new(kept_pod(pod))),
+            Ok(watcher::Event::InitApply(pod)) => {
+                listed.insert(uid_of(&pod));
+                on_pod(&shared, Arc::new(kept_pod(pod)));
             }
             Ok(watcher::Event::Delete(pod)) => on_pod_deleted(&shared, &uid_of(&pod)),
-            Ok(watcher::Event::Init) => {}
+            Ok(watcher::Event::Init) => listed.clear(),
             Ok(watcher::Event::InitDone) => {
-                reconcile_pods(&shared, &store);
+                reconcile_pods(&shared, &std::mem::take(&mut listed));
                 let _ = synced.send(true);
             }
             Err(e) => tracing::warn!(error = %e, "pod watch failed; retrying"),
@@ -139,23 +140,25 @@ pub(crate) async fn watch_pods(shared: Arc<Shared>, synced: watch::Sender<bool>)
 
 pub(crate) async fn watch_nodes(shared: Arc<Shared>, synced: watch::Sender<bool>) {
     let api: Api<Node> = Api::all(shared.client.clone());
-    let (store, writer) = reflector::store();
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
+    // Names the current (re)list has shown so far.
+    let mut listed = HashSet::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Apply(node)) | Ok(watcher::Event::InitApply(node)) => {
-                on_node(&shared, Arc::new(node));
+            Ok(watcher::Event::Apply(node)) => on_node(&shared, Arc::new(kept_node(node))),
+            Ok(watcher::Event::InitApply(node)) => {
+                listed.extend(node.metadata.name.clone());
+                on_node(&shared, Arc::new(kept_node(node)));
             }
             Ok(watcher::Event::Delete(node)) => {
                 if let Some(name) = node.metadata.name.as_deref() {
                     shared.state().cache.remove_node(name);
                 }
             }
-            Ok(watcher::Event::Init) => {}
+            Ok(watcher::Event::Init) => listed.clear(),
             Ok(watcher::Event::InitDone) => {
-                reconcile_nodes(&shared, &store);
+                reconcile_nodes(&shared, &std::mem::take(&mut listed));
                 let _ = synced.send(true);
             }
             Err(e) => tracing::warn!(error = %e, "node watch failed; retrying"),

@@ -33,6 +33,7 @@ pub mod snapshot;
 pub mod status;
 pub mod testing;
 pub mod topology_values;
+pub mod trim;
 
 pub use error::SchedulerError;
 pub use fit_error::FitError;
