@@ -67,6 +67,12 @@ impl HollowNode {
             imagefs_available_percent: 0.0,
             pid_available_percent: 0.0,
         };
+        // Nor may the host's disk decide image GC: the kubelet measures the
+        // image filesystem's capacity with statvfs, which for the fake
+        // runtime is the host's, and a full build cache made hollow nodes
+        // remove the simulated image (then ImagePullBackOff: the fake runtime
+        // pulls nothing). 100% = never, as upstream.
+        cfg.image_gc_high_threshold_percent = 100;
         cfg.manage_routes = false;
         // Hollow containers never exit by themselves, so the relister only
         // finds what the workers did; see "Departures" in benches/README.md.

@@ -57,7 +57,8 @@ impl ImageRecords {
             low_percent: low,
             min_age,
         } = policy;
-        if capacity == 0 {
+        // 100% turns image GC off, as upstream's imageGCHighThresholdPercent.
+        if capacity == 0 || high >= 100 {
             return Vec::new();
         }
         let used = capacity.saturating_sub(available);
@@ -135,5 +136,12 @@ mod tests {
         let mut r2 = ImageRecords::default();
         r2.observe(&fresh, t2);
         assert!(r2.to_free(&fresh, 1000, 0, p, t2).is_empty());
+        // A high mark of 100 % turns GC off, even on a full disk.
+        let off = Policy {
+            high_percent: 100,
+            ..p
+        };
+        assert!(rec.to_free(&images, 1000, 0, off, t2).is_empty());
+        assert_eq!(rec.to_free(&images, 1000, 0, p, t2), ["old", "mid"]);
     }
 }
