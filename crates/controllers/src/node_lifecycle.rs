@@ -567,47 +567,66 @@ async fn update_taints(
 
 /// MarkPodsNotReady: set Ready=False on every pod bound to the node
 /// (`pods`: the node's pods, from the pod cache's node index).
+/// Pod writes (status patch, then its event) in flight at once for one
+/// node. One after another, a node's ~30 pods cost ~60 round trips: with 500
+/// nodes lost at 5,000 nodes and 150,000 pods, about one node a second
+/// turned NotReady, and NoExecute tainting waits for the pass.
+const POD_MARK_WORKERS: usize = 16;
+
 pub async fn mark_pods_not_ready(
     client: &kube::Client,
     pods: &[Arc<Pod>],
 ) -> Result<(), kube::Error> {
-    for pod in pods {
-        let ready = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-        if ready.is_none_or(|c| c.status == "False") {
-            continue;
-        }
-        let ns = pod.namespace().unwrap_or_default();
-        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-        let patch = json!({"status": {"conditions": [
-            {"type": "Ready", "status": "False", "lastTransitionTime": now_time()}]}});
-        match api
-            .patch_status(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Strategic(patch),
+    // Owned items and client: a stream borrowing them makes the caller's
+    // future not `Send` for every lifetime (rustc's higher-ranked check).
+    let ready: Vec<Arc<Pod>> = pods
+        .iter()
+        .filter(|pod| {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.status != "False")
+        })
+        .cloned()
+        .collect();
+    let client = client.clone();
+    let results: Vec<Result<(), kube::Error>> = futures::stream::iter(ready)
+        .map(move |pod| mark_pod_not_ready(client.clone(), pod))
+        .buffer_unordered(POD_MARK_WORKERS)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+async fn mark_pod_not_ready(client: kube::Client, pod: Arc<Pod>) -> Result<(), kube::Error> {
+    let ns = pod.namespace().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let patch = json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "lastTransitionTime": now_time()}]}});
+    match api
+        .patch_status(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Strategic(patch),
+        )
+        .await
+    {
+        Ok(_) => {
+            events::record(
+                &client,
+                COMPONENT,
+                pod.as_ref(),
+                "Warning",
+                "NodeNotReady",
+                "Node is not ready".into(),
             )
-            .await
-        {
-            Ok(_) => {
-                events::record(
-                    client,
-                    COMPONENT,
-                    pod.as_ref(),
-                    "Warning",
-                    "NodeNotReady",
-                    "Node is not ready".into(),
-                )
-                .await;
-            }
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e),
+            .await;
+            Ok(())
         }
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 async fn reconcile_no_schedule(
