@@ -373,35 +373,49 @@ async fn scenarios(
     // (c)
     if args.lose_nodes > 0 {
         progress(format!("(c) losing {} nodes at once", args.lose_nodes));
-        let run = node_loss::run(cluster, args.lose_nodes, args.pods, limit, progress).await?;
         let s = "(c) node loss";
-        table.row(
-            s,
-            "nodes lost / Running pods on them",
-            format!("{} / {}", run.nodes_lost, run.pods_lost),
-            Some(run.pods_lost as f64),
-            "pods",
-        );
-        table.row(
-            s,
-            "kill → all lost nodes NotReady",
-            secs(run.all_not_ready),
-            Some(run.all_not_ready.as_secs_f64()),
-            "s",
-        );
-        table.goal(
-            s,
-            "kill → every pod Running again elsewhere",
-            secs(run.all_replaced),
-            Some(run.all_replaced.as_secs_f64()),
-            "s",
-            &format!(
-                "grace period {} + tolerationSeconds {} s + rescheduling",
-                args.node_monitor_grace_period,
-                workload::TOLERATION_SECONDS
+        // A scenario that does not finish is a figure too: record why and go
+        // on, so (d) and the table of (a) and (b) are not lost with it.
+        match node_loss::run(cluster, args.lose_nodes, args.pods, limit, progress).await {
+            Err(e) => table.goal(
+                s,
+                "kill → every pod Running again elsewhere",
+                format!("not completed: {e}"),
+                None,
+                "s",
+                "—",
+                Some(false),
             ),
-            None,
-        );
+            Ok(run) => {
+                table.row(
+                    s,
+                    "nodes lost / Running pods on them",
+                    format!("{} / {}", run.nodes_lost, run.pods_lost),
+                    Some(run.pods_lost as f64),
+                    "pods",
+                );
+                table.row(
+                    s,
+                    "kill → all lost nodes NotReady",
+                    secs(run.all_not_ready),
+                    Some(run.all_not_ready.as_secs_f64()),
+                    "s",
+                );
+                table.goal(
+                    s,
+                    "kill → every pod Running again elsewhere",
+                    secs(run.all_replaced),
+                    Some(run.all_replaced.as_secs_f64()),
+                    "s",
+                    &format!(
+                        "grace period {} + tolerationSeconds {} s + rescheduling",
+                        args.node_monitor_grace_period,
+                        workload::TOLERATION_SECONDS
+                    ),
+                    None,
+                );
+            }
+        }
     }
 
     // (d)
