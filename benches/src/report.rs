@@ -389,7 +389,7 @@ pub fn print_node(node: &NodeOutcome) {
     rule();
 }
 
-fn truncate(s: &str, n: usize) -> String {
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

@@ -945,12 +945,7 @@ fn minutes(secs: f64) -> String {
 }
 
 fn one_line(s: &str, n: usize) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() <= n {
-        s
-    } else {
-        format!("{}…", s.chars().take(n).collect::<String>())
-    }
+    crate::report::truncate(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)
 }
 
 #[cfg(test)]

@@ -40,31 +40,22 @@ pub fn comment(owner: &str) -> String {
 /// The two rules, as arguments after `-C FORWARD` / `-I FORWARD 1`.
 pub fn rules(pod_cidr: &str, owner: &str) -> [Vec<String>; 2] {
     let c = comment(owner);
-    let v = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let rule = |matches: &[&str]| {
+        matches
+            .iter()
+            .chain(&["-m", "comment", "--comment", c.as_str(), "-j", "ACCEPT"])
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
     [
-        v(&[
-            "-s",
-            pod_cidr,
-            "-m",
-            "comment",
-            "--comment",
-            &c,
-            "-j",
-            "ACCEPT",
-        ]),
-        v(&[
+        rule(&["-s", pod_cidr]),
+        rule(&[
             "-d",
             pod_cidr,
             "-m",
             "conntrack",
             "--ctstate",
             "RELATED,ESTABLISHED",
-            "-m",
-            "comment",
-            "--comment",
-            &c,
-            "-j",
-            "ACCEPT",
         ]),
     ]
 }

@@ -34,6 +34,11 @@ use crate::document::{document_path, group_versions, list_definition};
 use crate::shape::Shapes;
 use crate::v2::V2Document;
 
+/// Upper-case hex SHA-512, as kube-apiserver's OpenAPI ETags (v2 and v3).
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
+    hex::encode_upper(Sha512::digest(bytes))
+}
+
 /// A built group-version document with its content hash.
 struct Built {
     bytes: Arc<Vec<u8>>,
@@ -56,7 +61,7 @@ impl GroupVersionEntry {
             // document always exists; an empty object keeps this total.
             let document = document::build(self.group, self.version).unwrap_or_else(|| json!({}));
             let bytes = serde_json::to_vec(&document).unwrap_or_default();
-            let hash = hex::encode_upper(Sha512::digest(&bytes));
+            let hash = content_hash(&bytes);
             Built {
                 bytes: Arc::new(bytes),
                 hash,

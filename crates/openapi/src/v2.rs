@@ -5,7 +5,6 @@
 
 use bytes::Bytes;
 use prost::Message;
-use sha2::{Digest, Sha512};
 
 use crate::{gnostic_encode, swagger};
 
@@ -108,7 +107,7 @@ impl V2Document {
         let document = swagger::build();
         let json = serde_json::to_vec(&document).unwrap_or_default();
         let protobuf = gnostic_encode::document(&document).encode_to_vec();
-        let etag = format!("\"{}\"", hex::encode_upper(Sha512::digest(&json)));
+        let etag = format!("\"{}\"", crate::content_hash(&json));
         V2Document {
             json: Bytes::from(json),
             protobuf: Bytes::from(protobuf),

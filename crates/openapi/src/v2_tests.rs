@@ -344,7 +344,7 @@ fn etag_is_the_quoted_sha512_of_the_json_for_both_forms() {
     assert_eq!(json.etag, proto.etag);
     assert_eq!(
         json.etag,
-        format!("\"{}\"", hex::encode_upper(Sha512::digest(&json.body)))
+        format!("\"{}\"", crate::content_hash(&json.body))
     );
     assert_eq!(json.content_type, "application/json");
     assert_eq!(proto.content_type, V2_PROTOBUF_CONTENT_TYPE);
